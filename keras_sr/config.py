@@ -1,0 +1,113 @@
+"""Network configuration: one frozen dataclass, named presets, and its ``config.json``.
+
+Field names follow the ECBSR paper and code: ``scale``, ``num_blocks`` (M), ``channels`` (C),
+``colors``, ``act_type``, ``with_idt``, ``depth_multiplier``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from keras_sr.errors import UserError
+
+SCALES = (2, 3, 4)
+ACT_TYPES = ("relu", "prelu", "none")
+CONFIG_FILE = "config.json"
+
+# ECBSR's model grid: M = number of middle ECBs, C = channels.
+PRESETS: dict[str, dict[str, int]] = {
+    "m4c8": {"num_blocks": 4, "channels": 8},
+    "m4c16": {"num_blocks": 4, "channels": 16},
+    "m4c32": {"num_blocks": 4, "channels": 32},
+    "m10c32": {"num_blocks": 10, "channels": 32},
+    "m16c64": {"num_blocks": 16, "channels": 64},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of an ECBSR network; everything needed to rebuild it.
+
+    scale: upscaling factor (2, 3 or 4).
+    num_blocks: number of C -> C ECBs between the head and the tail ECB.
+    channels: feature channels C.
+    colors: 1 (Y channel) or 3 (RGB); input and output pixels are 0..255.
+    act_type: activation after each ECB except the last: "relu", "prelu" or "none".
+    with_idt: add an identity branch to ECBs whose input and output channels match.
+    depth_multiplier: the 1x1-3x3 branch expands to int(out_channels * depth_multiplier).
+    """
+
+    scale: int = 2
+    num_blocks: int = 4
+    channels: int = 16
+    colors: int = 1
+    act_type: str = "relu"
+    with_idt: bool = False
+    depth_multiplier: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.scale not in SCALES:
+            raise UserError(f"scale must be one of {SCALES}, got {self.scale}")
+        if self.colors not in (1, 3):
+            raise UserError(f"colors must be 1 (Y) or 3 (RGB), got {self.colors}")
+        if self.act_type not in ACT_TYPES:
+            raise UserError(f"act_type must be one of {ACT_TYPES}, got {self.act_type!r}")
+        if self.num_blocks < 0 or self.channels < 1 or self.depth_multiplier <= 0:
+            raise UserError("num_blocks must be >= 0, channels >= 1, depth_multiplier > 0")
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> ModelConfig:
+        """A named preset (m4c8, m4c16, m4c32, m10c32, m16c64) with optional field overrides."""
+        key = name.lower()
+        if key not in PRESETS:
+            raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[key], **overrides})
+
+    @property
+    def num_convs(self) -> int:
+        """Number of 3x3 convolutions in the folded network (head + blocks + tail)."""
+        return self.num_blocks + 2
+
+    @property
+    def receptive_radius(self) -> int:
+        """Receptive-field radius in LR pixels: one pixel per 3x3 convolution."""
+        return self.num_convs
+
+    @property
+    def name(self) -> str:
+        """A short descriptive name, e.g. ``x2_m4c16_relu_y``."""
+        color = "y" if self.colors == 1 else "rgb"
+        return f"x{self.scale}_m{self.num_blocks}c{self.channels}_{self.act_type}_{color}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from a dict, rejecting unknown fields with a clear message."""
+        if not isinstance(data, dict):
+            raise UserError("config must be a JSON object")
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields)
+        if unknown:
+            raise UserError(f"unknown config field(s): {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise UserError(f"invalid config: {exc}") from None
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> ModelConfig:
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise UserError(f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UserError(f"{path}: not a valid config file ({exc})") from None
+        return cls.from_dict(data)

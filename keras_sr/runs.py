@@ -1,0 +1,120 @@
+"""Run directories and model files.
+
+A run directory holds ``config.json`` (a :class:`ModelConfig`) and the training-time weights
+(``model.weights.h5``); every later command rebuilds the network from them without flags.
+A folded plain model is a ``.keras`` file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import tf_keras as keras
+
+from keras_sr.config import CONFIG_FILE, ModelConfig
+from keras_sr.errors import UserError
+from keras_sr.files import atomic_path
+from keras_sr.models import build_model
+
+WEIGHTS_FILE = "model.weights.h5"
+
+
+def save_run(model: keras.Model, config: ModelConfig, run_dir: Path) -> None:
+    """Write ``config.json`` and the weights into ``run_dir`` (created if needed), atomically
+    per file: each is written to a temporary name and renamed."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run_dir / WEIGHTS_FILE) as tmp:
+        model.save_weights(str(tmp))
+    with atomic_path(run_dir / CONFIG_FILE) as tmp:
+        config.save(tmp)
+
+
+def load_run(run_dir: Path, collapsed: bool = False) -> tuple[keras.Model, ModelConfig]:
+    """Rebuild the training-time network of a run directory and load its weights."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: not a run directory (expected a folder with {CONFIG_FILE})")
+    config = ModelConfig.load(run_dir / CONFIG_FILE)
+    weights = run_dir / WEIGHTS_FILE
+    if not weights.is_file():
+        raise UserError(f"{run_dir}: no {WEIGHTS_FILE} (has this run saved weights yet?)")
+    model = build_model(config, collapsed=collapsed)
+    try:
+        model.load_weights(str(weights))
+    except Exception as exc:  # h5py/keras raise many types for bad or mismatched files
+        raise UserError(f"{weights}: cannot load weights for {config.name} ({_first_line(exc)})") from None
+    return model, config
+
+
+def load_plain(path: Path) -> keras.Model:
+    """A plain (folded) model from a run directory (folded in memory) or a ``.keras`` file."""
+    from keras_sr.folding import fold  # fold imports this module's neighbours; keep import local
+
+    path = Path(path)
+    if path.is_dir():
+        model, _ = load_run(path)
+        return fold(model)
+    if not path.exists():
+        raise UserError(f"{path}: no such file or directory")
+    if path.suffix != ".keras":
+        raise UserError(f"{path}: expected a run directory or a folded .keras file")
+    import keras_sr.blocks  # noqa: F401  (registers the custom layers for deserialization)
+
+    try:
+        return keras.models.load_model(str(path), compile=False)
+    except Exception as exc:
+        raise UserError(f"{path}: cannot load model ({_first_line(exc)})") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldReport:
+    name: str
+    num_convs: int
+    params: int
+    max_abs_diff: float
+
+
+def fold_run(run_dir: Path, output: Path, check_size: tuple[int, int] = (256, 256)) -> FoldReport:
+    """Load a run, fold it, check the fold on a random image, and save the plain ``.keras``."""
+    from keras_sr.folding import fold
+
+    model, config = load_run(run_dir)
+    plain = fold(model)
+    diff = max_abs_diff(model, plain, check_size)
+    output = Path(output)
+    if not output.parent.is_dir():
+        raise UserError(f"{output.parent}: output folder does not exist")
+    try:
+        with atomic_path(output) as tmp:
+            plain.save(str(tmp))
+    except OSError as exc:
+        raise UserError(f"{output}: cannot write ({exc.strerror or exc})") from None
+    return FoldReport(config.name, config.num_convs, plain.count_params(), diff)
+
+
+def max_abs_diff(model_a: keras.Model, model_b: keras.Model, size: tuple[int, int] = (64, 64),
+                 seed: int = 0, preclip: bool = True) -> float:
+    """Max absolute difference of two SR models on one random image (pixels 0..255).
+
+    ``preclip`` compares the outputs before the final clip (the depth_to_space layer), so a
+    difference cannot hide in the clipped range.
+    """
+    colors = int(model_a.input_shape[-1])
+    x = np.random.default_rng(seed).uniform(0, 255, (1, *size, colors)).astype(np.float32)
+    if preclip:
+        model_a, model_b = _preclip(model_a), _preclip(model_b)
+    ya = model_a(x, training=False).numpy()
+    yb = model_b(x, training=False).numpy()
+    return float(np.max(np.abs(ya.astype(np.float64) - yb)))
+
+
+def _preclip(model: keras.Model) -> keras.Model:
+    return keras.Model(model.input, model.get_layer("depth_to_space").output)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,135 @@
+"""The fold is exact: per branch, per block, and for the whole network, borders included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_sr import ModelConfig, build_model, fold
+from keras_sr import blocks
+from keras_sr.blocks import ECB, Conv1x1Conv3x3Branch, Conv3x3Branch, EdgeBranch
+from keras_sr.folding import infer_config
+from keras_sr.runs import max_abs_diff
+from tests.conftest import randomize_ecb_model
+
+TOL = 1e-3  # on the 0..255 output scale, before clip
+SIZE = (13, 17)
+
+
+def _as_conv(layer, x):
+    kernel, bias = layer.rep_params()
+    return (tf.nn.conv2d(x, kernel, 1, "SAME") + bias).numpy()
+
+
+def _randomize_layer(layer, rng):
+    for weight in layer.weights:
+        weight.assign(rng.normal(0.0, 1.0, weight.shape).astype(np.float32))
+
+
+def _branches():
+    return [Conv3x3Branch(5), Conv1x1Conv3x3Branch(5, 2.0), *(EdgeBranch(5, k) for k in
+                                                              ("sobel_x", "sobel_y", "laplacian"))]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_each_branch_equals_its_3x3_conv(index, rng):
+    branch = _branches()[index]
+    x = rng.uniform(0, 1, (2, *SIZE, 4)).astype(np.float32)
+    branch(x)  # build
+    _randomize_layer(branch, rng)
+    expected = branch(x).numpy()
+    assert np.abs(_as_conv(branch, x) - expected).max() < 1e-4
+
+
+def test_zero_padding_instead_of_bias_padding_breaks_the_fold(rng, monkeypatch):
+    """The checks above must catch a 1x1 output padded with zeros: it differs at the borders."""
+    zero_pad = lambda y, bias: tf.pad(y, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    monkeypatch.setattr(blocks, "pad_with_bias", zero_pad)
+    for branch in _branches()[1:]:
+        x = rng.uniform(0, 1, (1, *SIZE, 4)).astype(np.float32)
+        branch(x)
+        _randomize_layer(branch, rng)
+        error = np.abs(_as_conv(branch, x) - branch(x).numpy())
+        assert error[:, 1:-1, 1:-1].max() < 1e-4  # the interior still agrees...
+        assert error.max() > 1e-2  # ...the border does not
+
+
+@pytest.mark.parametrize("cin,cout,with_idt", [(3, 6, False), (6, 6, False), (6, 6, True)])
+def test_ecb_collapsed_equals_expanded(cin, cout, with_idt, rng):
+    ecb = ECB(cout, with_idt=with_idt)
+    x = rng.uniform(0, 1, (1, *SIZE, cin)).astype(np.float32)
+    ecb(x)
+    _randomize_layer(ecb, rng)
+    expanded = ecb(x).numpy()
+    ecb.collapsed = True
+    assert np.abs(ecb(x).numpy() - expanded).max() < 1e-4
+    assert np.abs(_as_conv(ecb, x) - expanded).max() < 1e-4
+    if with_idt:  # the identity really is in there
+        ecb.use_idt = False
+        assert np.abs(_as_conv(ecb, x) - expanded).max() > 1e-2
+
+
+@pytest.mark.parametrize("act_type", ["relu", "prelu", "none"])
+@pytest.mark.parametrize("colors", [1, 3])
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_whole_model_equals_fold(scale, colors, act_type):
+    config = ModelConfig(scale=scale, num_blocks=2, channels=6, colors=colors,
+                         act_type=act_type, with_idt=(scale == 3))
+    model = build_model(config)
+    randomize_ecb_model(model, seed=scale * 10 + colors)
+    plain = fold(model)
+    assert max_abs_diff(model, plain, SIZE, seed=1) <= TOL
+    collapsed = build_model(config, collapsed=True)
+    collapsed.set_weights(model.get_weights())
+    assert max_abs_diff(model, collapsed, SIZE, seed=2) <= TOL
+
+
+def test_randomized_model_is_not_trivial():
+    """Guard for the test above: the residual alone, or the body alone, is far from the model."""
+    config = ModelConfig(scale=2, num_blocks=1, channels=6, colors=3)
+    model = build_model(config)
+    randomize_ecb_model(model)
+    plain = fold(model)
+    weights = plain.get_weights()
+    plain.get_layer("conv_2").set_weights([np.zeros_like(weights[-2]), np.zeros_like(weights[-1])])
+    assert max_abs_diff(model, plain, SIZE) > 1.0
+
+
+@pytest.mark.parametrize("colors", [1, 3])
+def test_residual_gives_each_subpixel_its_own_color(colors, rng):
+    """With a zero body the network is nearest-neighbour upscaling, color by color."""
+    config = ModelConfig(scale=3, num_blocks=1, channels=4, colors=colors)
+    model = build_model(config)
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    x = rng.uniform(0, 255, (1, 5, 7, colors)).astype(np.float32)
+    nearest = np.repeat(np.repeat(x, 3, axis=1), 3, axis=2)
+    np.testing.assert_allclose(model(x).numpy(), nearest, atol=1e-4)
+    np.testing.assert_allclose(fold(model)(x).numpy(), nearest, atol=1e-4)
+
+
+@pytest.mark.parametrize("act_type,extra", [("relu", set()), ("prelu", {"PReLU"}), ("none", set())])
+def test_folded_graph_has_only_allowed_layers(act_type, extra):
+    model = build_model(ModelConfig(scale=2, num_blocks=2, channels=4, colors=3, act_type=act_type))
+    plain = fold(model)
+    kinds = {type(layer).__name__ for layer in plain.layers}
+    assert kinds == {"InputLayer", "Conv2D", "DepthToSpace", "ClipPixels"} | extra
+    for layer in plain.layers:
+        if type(layer).__name__ == "Conv2D":
+            assert layer.kernel_size == (3, 3)
+            assert layer.activation.__name__ in {"relu", "linear"}
+
+
+def test_fold_does_not_touch_the_trained_model():
+    model = build_model(ModelConfig(scale=2, num_blocks=1, channels=4, act_type="prelu"))
+    randomize_ecb_model(model)
+    before = [w.copy() for w in model.get_weights()]
+    plain = fold(model)
+    plain.set_weights([w + 1 for w in plain.get_weights()])
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_infer_config_reads_the_architecture_back():
+    config = ModelConfig(scale=4, num_blocks=3, channels=5, colors=3, act_type="prelu")
+    assert infer_config(build_model(config)) == config
