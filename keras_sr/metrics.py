@@ -1,6 +1,6 @@
 """PSNR and SSIM on the Y channel, the evaluation protocol of the SR tables.
 
-Protocol (as in EDSR / RCAN / BasicSR, and the MATLAB code before them):
+Protocol (as in the EDSR and BasicSR evaluation code):
 
 1. HR is cropped at the top-left to a multiple of the scale and degraded with
    MATLAB's bicubic ``imresize`` on uint8 RGB (see :mod:`keras_sr.imresize`).
@@ -10,7 +10,8 @@ Protocol (as in EDSR / RCAN / BasicSR, and the MATLAB code before them):
    kept in float (``round_y=False``, the default). Grayscale images (bridge
    in Set14) are used as they are, without the 16..235 studio-swing mapping
    (mapping them moves Set14 by +0.09 dB, away from the tables).
-3. ``shave`` = scale pixels are cut from each border (scale + 6 is worse).
+3. ``shave`` = scale pixels are cut from each border, as in the MATLAB code
+   (EDSR's scale + 6 moves Set5 x3 by +0.03 dB).
 4. PSNR = 10 log10(255^2 / MSE); SSIM is Wang et al.'s ``ssim_index``:
    11x11 Gaussian window with sigma 1.5, K1 = 0.01, K2 = 0.03, L = 255,
    'valid' filtering, mean of the map, no automatic downsampling (the 2009
@@ -27,8 +28,9 @@ The published bicubic row itself was made by the SRCNN-era MATLAB pipeline,
 which works on Y only: ``Y = uint8 rgb2ycbcr(HR)`` (rounded), bicubic down
 and up in double, SR Y rounded to uint8. That pipeline (see
 ``tools/check_protocol.py``) reproduces Set5 exactly (33.662/0.9299,
-30.394/0.8682, 28.422/0.8104) and Set14 to 0.007 dB / 0.0008 SSIM (30.234,
-27.543, 26.003: the 30.23 / 27.54 / 26.00 of the SRCNN and A+ papers).
+30.394/0.8682, 28.422/0.8104) and Set14 to 0.007 dB / 0.0008 SSIM (30.233,
+27.543, 26.003, which round to the 30.23 / 27.54 / 26.00 of the A+ and
+SRCNN papers).
 """
 
 from __future__ import annotations

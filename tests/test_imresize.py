@@ -93,38 +93,63 @@ def test_constant_image_is_preserved() -> None:
     np.testing.assert_array_equal(imresize(img, 3.0), 77)
 
 
-def test_uint8_rounds_and_clips_after_each_pass() -> None:
+def _pass(img: np.ndarray, axis: int, scale: float) -> np.ndarray:
+    """One 1-D bicubic pass by explicit matrix product, float64."""
+    n = img.shape[axis]
+    weights, indices = contributions(n, int(np.ceil(n * scale - 1e-9)), scale)
+    matrix = np.zeros((weights.shape[0], n))
+    np.add.at(matrix, (np.arange(weights.shape[0])[:, None], indices), weights)
+    return np.moveaxis(np.tensordot(matrix, np.moveaxis(img, axis, 0), axes=1), 0, axis)
+
+
+def _round(x: np.ndarray) -> np.ndarray:
+    return np.floor(np.clip(x, 0, 255) + 0.5)
+
+
+def test_uint8_rounds_and_clips_after_each_pass_rows_first() -> None:
     rng = np.random.default_rng(1)
     img = rng.integers(0, 256, size=(24, 20, 3), dtype=np.uint8)
-    out_u8 = imresize(img, 0.5)
-    out_float = imresize(img.astype(np.float64), 0.5)
+    x = img.astype(np.float64)
+    out = imresize(img, 0.5)
+    rows_first = _round(_pass(_round(_pass(x, 0, 0.5)), 1, 0.5))
+    cols_first = _round(_pass(_round(_pass(x, 1, 0.5)), 0, 0.5))
+    rounded_once = _round(_pass(_pass(x, 0, 0.5), 1, 0.5))
+    np.testing.assert_array_equal(out, rows_first)
+    assert np.any(out != cols_first)
+    assert np.any(out != rounded_once)
+    # Float input: same passes, no rounding, overshoot kept.
+    out_float = imresize(x, 0.5)
     assert out_float.dtype == np.float64
-    # The float result is not rounded or clipped; overshoot is kept.
+    np.testing.assert_allclose(out_float, _pass(_pass(x, 0, 0.5), 1, 0.5), atol=1e-9)
     assert not np.allclose(out_float, np.round(out_float))
-    # Rounding only at the end differs from MATLAB's per-pass rounding.
-    rounded_once = np.floor(np.clip(out_float, 0, 255) + 0.5)
-    assert np.any(rounded_once != out_u8)
-    assert np.abs(rounded_once - out_u8).max() <= 1
-    # Per-pass rounding reproduced by hand: rows first, then columns.
-    rows = np.floor(np.clip(imresize(img.astype(np.float64), 0.5)[:0].shape and 0, 0, 0))
-    del rows
-    step = imresize(img.astype(np.float64)[:, :, 0], 1.0)  # identity on float
-    np.testing.assert_allclose(step, img[:, :, 0])
+
+
+def test_uint8_upscale_clips_overshoot() -> None:
+    img = np.zeros((8, 8), dtype=np.uint8)
+    img[:, 4:] = 255
+    assert imresize(img.astype(np.float64), 2.0).max() > 255.0
+    out = imresize(img, 2.0)
+    assert out.min() == 0 and out.max() == 255
 
 
 def test_float_dtype_is_kept() -> None:
     img = np.linspace(0, 1, 16 * 12, dtype=np.float32).reshape(16, 12)
     out = imresize(img, 2.0)
     assert out.dtype == np.float32 and out.shape == (32, 24)
-    # Bicubic upscaling overshoots near the ends of a ramp? No: a ramp is kept.
+    # A ramp stays monotonic (replicated borders, weights summing to one).
     assert np.all(np.diff(out, axis=1) >= -1e-6)
 
 
-def test_upscale_then_downscale_is_close() -> None:
-    rng = np.random.default_rng(2)
-    img = rng.random((16, 16)) * 255
-    back = imresize(imresize(img, 2.0), 0.5)
-    assert np.abs(back - img).mean() < 10.0
+@pytest.mark.parametrize("scale", [4.0, 3.0, 2.0, 1 / 2, 1 / 3, 1 / 4])
+def test_linear_ramp_maps_to_matlab_coordinates(scale: float) -> None:
+    # Output pixel i (0-based) sits at input coordinate (i + 0.5) / scale - 0.5;
+    # away from the clamped borders a ramp is reproduced exactly there.
+    i, j = np.mgrid[:48, :60].astype(np.float64)
+    out = imresize(3.0 * i + 2.0 * j, scale)
+    oi, oj = np.mgrid[: out.shape[0], : out.shape[1]].astype(np.float64)
+    expected = 3.0 * ((oi + 0.5) / scale - 0.5) + 2.0 * ((oj + 0.5) / scale - 0.5)
+    m = int(3 * max(scale, 1.0))
+    np.testing.assert_allclose(out[m:-m, m:-m], expected[m:-m, m:-m], atol=1e-9)
 
 
 def test_fast_enough_for_512_rgb() -> None:

@@ -13,7 +13,7 @@ Prints
       (Y of uint8 ``rgb2ycbcr`` rounded, bicubic down and up in double,
       SR Y rounded).
 
-Usage: python tools/check_protocol.py --datasets ../shared/datasets
+Usage (from the repository root): python -m tools.check_protocol [--datasets DIR]
 """
 
 from __future__ import annotations
