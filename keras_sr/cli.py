@@ -94,5 +94,247 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
+@command
+def train(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Run directory to write (or --resume).")],
+    data: Annotated[Optional[list[Path]], typer.Option(
+        "--data", help="Folder of HR training images (PNG/JPEG/BMP); repeat for more.")] = None,
+    scale: Annotated[int, typer.Option(help="Upscaling factor: 2, 3 or 4.")] = 2,
+    preset: Annotated[str, typer.Option(help="Architecture: m4c8, m4c16, m4c32, m10c32, m16c64.")] = "m4c16",
+    act: Annotated[str, typer.Option(help="Activation: relu, prelu or none.")] = "relu",
+    colors: Annotated[int, typer.Option(help="1 = Y channel, 3 = RGB.")] = 1,
+    steps: Annotated[Optional[int], typer.Option(help="Total training steps (1000 if not given; with --resume, a new total).")] = None,
+    batch: Annotated[int, typer.Option(help="Patches per step.")] = 16,
+    patch: Annotated[int, typer.Option(help="LR patch side in pixels.")] = 64,
+    lr: Annotated[float, typer.Option(help="Initial Adam learning rate.")] = 5e-4,
+    schedule: Annotated[str, typer.Option(
+        help="Learning-rate schedule: cosine, or step (halve every quarter of the steps).")] = "cosine",
+    fft_weight: Annotated[float, typer.Option(help="Weight of the Fourier-domain L1 loss (0 = off).")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed (weights and patches).")] = 0,
+    ckpt_every: Annotated[int, typer.Option(help="Checkpoint (and save the run) every K steps.")] = 500,
+    val: Annotated[Optional[list[Path]], typer.Option(
+        help="Folder of HR validation images; repeat for more.")] = None,
+    val_every: Annotated[int, typer.Option(help="Validate every K steps (0: at every checkpoint).")] = 0,
+    init: Annotated[Optional[Path], typer.Option(
+        help="Start from this run's weights (e.g. x2 for x3/x4).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run in -o from its last checkpoint.")] = False,
+    expanded: Annotated[bool, typer.Option(
+        help="Train the five ECB branches as written (slow) instead of collapsed.")] = False,
+    jit: Annotated[bool, typer.Option(help="XLA-compile the training step.")] = False,
+) -> None:
+    """Train an ECBSR network on folders of HR images (bicubic LR made on the fly, cached)."""
+    from keras_sr.config import ModelConfig
+    from keras_sr.train import ProgressReporter, TrainOptions
+    from keras_sr.train import train as train_run
+
+    reporter = ProgressReporter()
+    if resume:
+        reporter.note(f"resuming {output}: architecture and options come from its train.json")
+        result = train_run(None, None, output, resume=True, steps=steps, reporter=reporter)
+    else:
+        if not data:
+            raise UserError("give at least one --data folder")
+        config = ModelConfig.preset(preset, scale=scale, colors=colors, act_type=act)
+        options = TrainOptions(
+            data=tuple(str(d) for d in data), steps=steps or 1000, batch=batch, patch=patch,
+            lr=lr, schedule=schedule, fft_weight=fft_weight, seed=seed, ckpt_every=ckpt_every,
+            val=tuple(str(v) for v in val or ()), val_every=val_every,
+            init=str(init) if init else None, collapsed=not expanded, jit=jit)
+        result = train_run(config, options, output, reporter=reporter)
+    psnr = f", val PSNR-Y {result.val_psnr:.3f} dB" if result.val_psnr is not None else ""
+    typer.echo(f"trained steps {result.first_step}..{result.last_step}: loss {result.final_loss:.3f}, "
+               f"{result.steps_per_s:.2f} steps/s{psnr}")
+    typer.echo(f"wrote {output}")
+
+
+@command
+def eval(  # noqa: A001 (the command's name)
+    model: Annotated[str, typer.Argument(help="Run directory, folded .keras, .tflite, or 'bicubic'.")],
+    data: Annotated[list[Path], typer.Option("--data", help="Folder of HR images; repeat for more.")],
+    scale: Annotated[Optional[int], typer.Option(help="Upscaling factor (default: the model's).")] = None,
+    self_ensemble: Annotated[bool, typer.Option(help="Average the 8 flips/rotations (EDSR's x8).")] = False,
+    per_image: Annotated[bool, typer.Option(help="Also print a table per image.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead.")] = False,
+) -> None:
+    """PSNR/SSIM (Y channel, shave = scale) of a model and of bicubic on folders of HR images."""
+    import json
+
+    from keras_sr.evaluate import evaluate
+
+    report = evaluate(model, data, scale, self_ensemble)
+    if json_output:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    _print_eval(report, per_image)
+
+
+@command
+def div2k(
+    folder: Annotated[Path, typer.Argument(help="Where to download and unpack DIV2K.")],
+    valid: Annotated[bool, typer.Option(help="Also fetch the 100 validation images.")] = True,
+) -> None:
+    """Download DIV2K's HR images from the official site (resumable, SHA-256 checked) and unpack
+    them, ready for `train --data`."""
+    from keras_sr.div2k import download_div2k
+
+    parts = ("train_hr", "valid_hr") if valid else ("train_hr",)
+
+    def progress(name: str, done: int, total: int | None) -> None:
+        if total and (done == total or done % (64 << 20) < (1 << 20)):
+            typer.echo(f"{name}: {done / 2**20:,.0f} / {total / 2**20:,.0f} MiB", err=True)
+
+    for path in download_div2k(folder, parts, progress):
+        typer.echo(f"ready: {path}")
+
+
+def _print_eval(report, per_image: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    se = " + self-ensemble" if report.self_ensemble else ""
+    title = f"x{report.scale}, PSNR (dB) / SSIM on Y, shave {report.scale}"
+    table = Table(title=title)
+    table.add_column("method")
+    for d in report.datasets:
+        table.add_column(f"{d.name} ({len(d.images)})", justify="right")
+    rows = [("bicubic", "bicubic")]
+    if report.datasets[0].images[0].model is not None:
+        rows.append((f"{report.model}{se}", "model"))
+    for label, which in rows:
+        cells = [f"{m[0]:.2f} / {m[1]:.4f}" for m in (d.mean(which) for d in report.datasets)]
+        table.add_row(label, *cells)
+    console.print(table)
+    console.print(f"model: {report.description}", highlight=False)
+    if per_image:
+        for d in report.datasets:
+            t = Table(title=d.name)
+            t.add_column("image")
+            for label, _ in rows:
+                t.add_column(label, justify="right")
+            for img in d.images:
+                t.add_row(img.name, *(f"{v[0]:.2f} / {v[1]:.4f}" for v in
+                                      (img.bicubic, img.model)[:len(rows)]))
+            console.print(t)
+
+
+@command
+def tflite(
+    model: Annotated[Path, typer.Argument(help="Run directory (folded in memory) or folded .keras file.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the .tflite file.")],
+    int8: Annotated[bool, typer.Option("--int8", help="Full-integer int8, uint8 pixels in and out.")] = False,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Float16 weights (float32 input and output).")] = False,
+    calib: Annotated[Optional[Path], typer.Option(
+        help="Folder of HR images for int8 calibration and the quantization report "
+             "[default: the bundled samples].")] = None,
+    calib_samples: Annotated[int, typer.Option(help="Number of 64x64 LR calibration patches.")] = 100,
+    input_size: Annotated[Optional[str], typer.Option(
+        help="Fix the input to HxW LR pixels (for the Android GPU delegate) [default: dynamic].")] = None,
+) -> None:
+    """Export to TFLite with metadata (float32 by default): check the op list and GPU-delegate
+    compatibility, and report the PSNR loss against the float plain model."""
+    from keras_sr.export import export_tflite
+
+    if int8 and fp16:
+        raise UserError("choose one of --int8 and --fp16")
+    quantization = "int8" if int8 else "fp16" if fp16 else "float32"
+    size = parse_size(input_size) if input_size else None
+    r = export_tflite(model, output, quantization, calib, size, calib_samples)
+    shape = f"{size[0]}x{size[1]}" if size else "dynamic"
+    typer.echo(f"exported {r.name} as {r.quantization} TFLite, input {shape}, {r.size_bytes:,} bytes")
+    typer.echo(f"ops: {' '.join(r.ops)}")
+    if r.calib_samples:
+        typer.echo(f"calibration: {r.calib_samples} LR patches from {r.calib_source}")
+    typer.echo(f"GPU delegate (TF analyzer): {r.gpu_report.splitlines()[0]}")
+    if r.quant:
+        q = r.quant
+        typer.echo(f"PSNR on {r.calib_source}, model channel(s), shave = scale: "
+                   f"{r.quantization} vs float plain {q.tflite_vs_float:.2f} dB; vs HR: float "
+                   f"{q.float_vs_hr:.3f} dB, {r.quantization} {q.tflite_vs_hr:.3f} dB "
+                   f"(loss {q.float_vs_hr - q.tflite_vs_hr:+.3f} dB)")
+    typer.echo(f"wrote {output}")
+
+
+@command
+def upscale(
+    inputs: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", help="Output image (one input) or folder (several inputs or a folder).")],
+    model: Annotated[Optional[Path], typer.Option(
+        help="A .tflite, folded .keras or run directory [default: the bundled model].")] = None,
+    scale: Annotated[Optional[int], typer.Option(help="Refuse a model with another scale.")] = None,
+    tile: Annotated[Optional[int], typer.Option(
+        help="Tile size in LR pixels [default: 256, or the model's fixed input size].")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads for TFLite models.")] = None,
+) -> None:
+    """Upscale images with a super-resolution model, in tiles (any size, same result as whole)."""
+    from rich.progress import Progress
+
+    from keras_sr.runtime import load_sr_model
+    from keras_sr.upscale import bundled_model, upscale_files
+
+    sr = load_sr_model(model if model is not None else bundled_model(), threads)
+    if scale is not None and scale != sr.scale:
+        raise UserError(f"scale mismatch: the model upscales x{sr.scale}, --scale asks for x{scale}")
+    typer.echo(f"model: {sr.describe()}", err=True)
+    with Progress(transient=True, disable=not _show_progress(inputs)) as bar:
+        tasks: dict = {}
+
+        def progress(path: Path, done: int, total: int) -> None:
+            if path not in tasks:
+                tasks[path] = bar.add_task(path.name, total=total)
+            bar.update(tasks[path], completed=done)
+
+        results = upscale_files(sr, inputs, output, tile, progress)
+    for r in results:
+        for note in r.warnings:
+            typer.secho(f"warning: {r.source}: {note}", fg=typer.colors.YELLOW, err=True)
+        typer.echo(f"{r.source} ({r.input_size[1]}x{r.input_size[0]}) -> {r.output} "
+                   f"({r.output_size[1]}x{r.output_size[0]})")
+
+
+def _show_progress(inputs: list[Path]) -> bool:
+    """A progress bar for several files or a large image (by file size, before decoding)."""
+    big = 4_000_000  # bytes, roughly a 2-megapixel photo
+    return len(inputs) > 1 or any(p.is_dir() or (p.is_file() and p.stat().st_size > big) for p in inputs)
+
+
+@command
+def bench(
+    models: Annotated[list[Path], typer.Argument(
+        help="A .tflite, .keras or run directory; several to compare them on the same input.")],
+    size: Annotated[str, typer.Option(help="LR input HxW.")] = "540x960",
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads [default: the runtime's].")] = None,
+    runs: Annotated[int, typer.Option(help="Timed runs after warm-up.")] = 10,
+    warmup: Annotated[int, typer.Option(help="Untimed warm-up runs.")] = 2,
+    compare: Annotated[Optional[bool], typer.Option(
+        "--compare/--no-compare",
+        help="Also time the int8 and float32 TFLite conversions and the keras forms "
+             "[default: on for run directories and .keras files].")] = None,
+) -> None:
+    """Latency (median, min, max) and output megapixels/s; ratios against the first row."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from keras_sr.bench import bench as run_bench
+    from keras_sr.runtime import runtime_name
+
+    h, w = parse_size(size)
+    console = Console()
+    console.print(f"input {h}x{w} LR, {runs} runs after {warmup} warm-up, TFLite runtime: {runtime_name()}",
+                  highlight=False)
+    results = run_bench(models, (h, w), threads, runs, warmup, compare,
+                        on_result=lambda r: console.print(f"  {r.name}: {r.median_ms:.1f} ms", highlight=False))
+    table = Table(title=f"{h}x{w} LR input, latency in ms")
+    for name in ("model", "runtime", "median", "min", "max", "out Mpx/s", "vs first"):
+        text = name in ("model", "runtime")
+        table.add_column(name, justify="left" if text else "right", no_wrap=not text)
+    first = results[0].median_ms
+    for r in results:
+        table.add_row(r.name, r.runtime, f"{r.median_ms:.1f}", f"{r.min_ms:.1f}", f"{r.max_ms:.1f}",
+                      f"{r.output_mpix_per_s:.2f}", f"{r.median_ms / first:.2f}x")
+    console.print(table)
+
+
 if __name__ == "__main__":
     app()

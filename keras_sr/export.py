@@ -1,0 +1,295 @@
+"""Export a plain network to TFLite: float32, float16 weights, or full-integer int8.
+
+The int8 model takes and returns uint8 pixels in pixel units (scale 1, zero point 0, so 0..255
+in, 0..255 out) and uses only TFLITE_BUILTINS_INT8 ops: QUANTIZE at the ends, CONV_2D (ReLU
+fused) or CONV_2D + PRELU, DEPTH_TO_SPACE, and the clip (MINIMUM + RELU). Calibration uses LR
+patches made like the training data (HR crop -> MATLAB bicubic downscale -> Y rounded to uint8,
+or RGB). Every file carries a ``keras_sr`` metadata entry (:data:`keras_sr.runtime.METADATA_NAME`)
+with scale, colors, input range and dtype, quantization, receptive radius, the ModelConfig and
+the package version, so that a model file is all that ``upscale`` and the Android app need.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from keras_sr import __version__
+from keras_sr.config import ModelConfig
+from keras_sr.errors import UserError
+from keras_sr.files import atomic_path
+from keras_sr.runtime import METADATA_NAME, KerasSRModel, TFLiteSRModel, load_keras_sr_model
+
+QUANTIZATIONS = ("int8", "fp16", "float32")
+CALIB_PATCH = 64  # LR pixels, as the training patches
+CALIB_SAMPLES = 100
+REPORT_MAX_IMAGES = 20
+SAMPLES_DIR = Path(__file__).parent / "samples"
+
+# Ops the plain network may convert to; anything else (ADD, CONCATENATION, TILE, ...) means the
+# graph was not fully folded or a float fallback crept in.
+ALLOWED_OPS = {
+    "int8": {"QUANTIZE", "CONV_2D", "PRELU", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"},
+    "fp16": {"DEQUANTIZE", "CONV_2D", "PRELU", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"},
+    "float32": {"CONV_2D", "PRELU", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"},
+}
+
+
+@dataclasses.dataclass
+class QuantReport:
+    """Mean PSNR (dB) over the calibration images; on the model's channel (Y or RGB), LR made
+    from each image as HR; ``vs_hr`` fields shave ``scale`` pixels like the benchmarks."""
+
+    images: int
+    tflite_vs_float: float
+    float_vs_hr: float
+    tflite_vs_hr: float
+
+
+@dataclasses.dataclass
+class ExportReport:
+    output: Path
+    name: str
+    quantization: str
+    input_size: tuple[int, int] | None
+    size_bytes: int
+    ops: list[str]
+    gpu_report: str
+    calib_source: str
+    calib_samples: int
+    quant: QuantReport | None
+
+
+def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
+                  calib_dir: Path | None = None, input_size: tuple[int, int] | None = None,
+                  calib_samples: int = CALIB_SAMPLES, report: bool = True) -> ExportReport:
+    """Convert a run dir or folded .keras model to ``output`` (.tflite), with metadata; check
+    its op list and GPU-delegate compatibility, and measure the loss against the float model."""
+    if quantization not in QUANTIZATIONS:
+        raise UserError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
+    output = Path(output)
+    if output.suffix != ".tflite":
+        raise UserError(f"{output}: the output must end in .tflite")
+    if not output.parent.is_dir():
+        raise UserError(f"{output.parent}: output folder does not exist")
+    float_model = load_keras_sr_model(model_path)
+    config = float_model.config
+    images, calib_source = calibration_images(calib_dir)
+    patches = calibration_patches(images, config, calib_samples) if quantization == "int8" else []
+    content = convert(float_model.model, config, quantization, input_size, patches)
+    content = add_metadata(content, sr_metadata(config, quantization))
+    ops = model_ops(content)
+    extra = sorted(set(ops) - ALLOWED_OPS[quantization])
+    if extra:
+        raise RuntimeError(f"the converted graph has unexpected ops {extra} (ops: {ops})")
+    quant = quantization_report(float_model, content, images, config) if report else None
+    try:
+        with atomic_path(output) as tmp:
+            tmp.write_bytes(content)
+    except OSError as exc:
+        raise UserError(f"{output}: cannot write ({exc.strerror or exc})") from None
+    return ExportReport(output, config.name, quantization, input_size, len(content), ops,
+                        gpu_compatibility(content), calib_source, len(patches), quant)
+
+
+def convert(plain, config: ModelConfig, quantization: str, input_size: tuple[int, int] | None = None,
+            patches: list[np.ndarray] | None = None) -> bytes:
+    """TFLite flatbuffer of the plain keras model. ``patches``: int8 calibration LR patches
+    (uint8 HxWxC); with a fixed ``input_size`` each is padded or cropped to it."""
+    import tensorflow as tf
+
+    shape = [1, *(input_size or (None, None)), config.colors]
+    fn = tf.function(lambda lr: plain(lr, training=False),
+                     input_signature=[tf.TensorSpec(shape, tf.float32, name="lr")])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], plain)
+    if quantization == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        if not patches:
+            raise UserError("int8 export needs calibration patches")
+        samples = [_fit(p, input_size) if input_size else p for p in patches]
+
+        def representative():
+            for sample in samples:
+                yield [sample[None].astype(np.float32)]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+    content = converter.convert()
+    if quantization == "int8":
+        content = _pixel_units_io(content)
+    return content
+
+
+def sr_metadata(config: ModelConfig, quantization: str) -> dict:
+    """The ``keras_sr`` metadata entry (read by :func:`keras_sr.runtime.read_metadata`)."""
+    return {"format": METADATA_NAME, "scale": config.scale, "colors": config.colors,
+            "input_range": [0, 255], "input_dtype": "uint8" if quantization == "int8" else "float32",
+            "quantization": quantization, "receptive_radius": config.receptive_radius,
+            "config": config.to_dict(), "version": __version__}
+
+
+def add_metadata(content: bytes, metadata: dict) -> bytes:
+    """Append (or replace) the ``keras_sr`` entry of ``Model.metadata``: UTF-8 JSON in a buffer."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode("utf-8"), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_NAME] + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def model_ops(content: bytes) -> list[str]:
+    """Builtin op names of the main subgraph, in execution order, read from the flatbuffer."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    return [names.get(codes[op.opcodeIndex], f"CUSTOM_{codes[op.opcodeIndex]}")
+            for graph in model.subgraphs for op in graph.operators]
+
+
+def gpu_compatibility(content: bytes) -> str:
+    """TF's model analyzer verdict on GPU-delegate compatibility (its GPU lines)."""
+    import tensorflow as tf
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        tf.lite.experimental.Analyzer.analyze(model_content=content, gpu_compatibility=True)
+    lines = [line.strip() for line in text.getvalue().splitlines() if "GPU" in line]
+    return "\n".join(lines) or "the analyzer printed no GPU verdict"
+
+
+def calibration_images(calib_dir: Path | None) -> tuple[list[np.ndarray], str]:
+    """HR images (HxWx3 uint8 RGB) for calibration; the bundled samples without ``calib_dir``."""
+    from keras_sr.images import list_inputs, load_image
+
+    source = Path(calib_dir) if calib_dir is not None else SAMPLES_DIR
+    if not source.is_dir():
+        raise UserError(f"{source}: calibration folder does not exist")
+    images = []
+    for path in list_inputs([source]):
+        pixels = load_image(path).pixels
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+        images.append(np.ascontiguousarray(pixels[:, :, :3]) if pixels.shape[2] >= 3
+                      else np.repeat(pixels[:, :, :1], 3, axis=2))
+    label = f"{source} ({len(images)} images)"
+    return images, label if calib_dir is not None else f"bundled samples {label}"
+
+
+def lr_input(hr: np.ndarray, config: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(cropped HR RGB, LR model input HxWxC uint8), made like the training data."""
+    from keras_sr.imresize import bicubic_downscale
+    from keras_sr.metrics import rgb2ycbcr
+    from keras_sr.runtime import round_pixels
+
+    hr, lr = bicubic_downscale(hr, config.scale)
+    if config.colors == 1:
+        lr = round_pixels(rgb2ycbcr(lr)[:, :, :1])
+    return hr, lr
+
+
+def calibration_patches(images: list[np.ndarray], config: ModelConfig, samples: int = CALIB_SAMPLES,
+                        patch: int = CALIB_PATCH, seed: int = 0) -> list[np.ndarray]:
+    """``samples`` LR patches (uint8, patch x patch x colors or smaller for small images) from
+    random HR crops, taken round-robin over ``images``.
+
+    The first patch gets one 0 and one 255 pixel so the calibrated input range is exactly
+    0..255, which makes the uint8 input scale 1 (pixel units).
+    """
+    if samples < 1:
+        raise UserError("--calib-samples must be at least 1")
+    if not images:
+        raise UserError("no calibration images")
+    rng = np.random.default_rng(seed)
+    hr_patch = patch * config.scale
+    patches = []
+    for i in range(samples):
+        hr = images[i % len(images)]
+        h, w = min(hr_patch, hr.shape[0]), min(hr_patch, hr.shape[1])
+        if h < config.scale or w < config.scale:
+            raise UserError(f"calibration image {hr.shape[1]}x{hr.shape[0]} is smaller than the scale")
+        y, x = rng.integers(0, hr.shape[0] - h + 1), rng.integers(0, hr.shape[1] - w + 1)
+        patches.append(lr_input(hr[y:y + h, x:x + w], config)[1])
+    patches[0] = patches[0].copy()
+    patches[0].flat[0], patches[0].flat[-1] = 0, 255
+    return patches
+
+
+def quantization_report(float_model: KerasSRModel, content: bytes, images: list[np.ndarray],
+                        config: ModelConfig) -> QuantReport:
+    """PSNR of the converted model against the float plain model, and of both against HR,
+    on whole calibration images (at most :data:`REPORT_MAX_IMAGES`)."""
+    from keras_sr.metrics import PIXEL_MAX, to_y
+    from keras_sr.runtime import read_metadata
+
+    tflite = TFLiteSRModel(content, read_metadata(content))
+    to_float, float_hr, tflite_hr = [], [], []
+    s = config.scale
+    for image in images[:REPORT_MAX_IMAGES]:
+        hr, lr = lr_input(image, config)
+        ref = float_model(lr).astype(np.float64)
+        out = tflite(lr).astype(np.float64)
+        target = to_y(hr)[:, :, None] if config.colors == 1 else hr.astype(np.float64)
+        to_float.append(_psnr(out, ref, 0, PIXEL_MAX))
+        float_hr.append(_psnr(ref, target, s, PIXEL_MAX))
+        tflite_hr.append(_psnr(out, target, s, PIXEL_MAX))
+    return QuantReport(len(to_float), float(np.mean(to_float)), float(np.mean(float_hr)),
+                       float(np.mean(tflite_hr)))
+
+
+def _psnr(a: np.ndarray, b: np.ndarray, shave: int, peak: float) -> float:
+    if shave:
+        a, b = a[shave:-shave, shave:-shave], b[shave:-shave, shave:-shave]
+    mse = float(np.mean((a - b) ** 2))
+    return float("inf") if mse == 0 else 10.0 * np.log10(peak ** 2 / mse)
+
+
+def _pixel_units_io(content: bytes) -> bytes:
+    """Pin the uint8 input and output to scale 1, zero point 0 (pixels as they are).
+
+    Only the outer QUANTIZE ops (uint8 <-> int8) see these tensors and they requantize between
+    any two scales, so the int8 graph is unchanged; calibration normally gives these values
+    already (the input range is pinned to 0..255, the output is clipped to it).
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    graph = model.subgraphs[0]
+    for index in (*graph.inputs, *graph.outputs):
+        q = graph.tensors[index].quantization
+        if q is not None:
+            q.scale, q.zeroPoint = [1.0], [0]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _fit(patch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Mirror-pad (or crop) an HxWxC patch to ``size`` (real content, realistic statistics)."""
+    h, w = size
+    while patch.shape[0] < h or patch.shape[1] < w:
+        patch = np.pad(patch, ((0, max(0, min(h - patch.shape[0], patch.shape[0]))),
+                               (0, max(0, min(w - patch.shape[1], patch.shape[1]))), (0, 0)),
+                       mode="symmetric")
+    return patch[:h, :w]
+
+
+def _name(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

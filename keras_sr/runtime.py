@@ -1,0 +1,321 @@
+"""Run super-resolution models: one interface for .tflite files, folded .keras files and run dirs.
+
+:func:`load_sr_model` returns an :class:`SRModel`: call it with an HxWxC uint8 LR image (pixels
+0..255, C = ``colors``) and get the (H*scale)x(W*scale)xC uint8 output, rounded and clipped, for
+the whole image at once (tiling for large images lives in :mod:`keras_sr.tiling`).
+
+TFLite files run on LiteRT (``ai-edge-litert``), or on ``tflite-runtime`` when it is the only
+runtime installed; they carry their own description in a ``keras_sr`` metadata entry
+(:data:`METADATA_NAME`), read here from the flatbuffer without TensorFlow. Keras models run on
+TensorFlow, which is imported only when one is loaded.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from keras_sr.errors import UserError
+
+METADATA_NAME = "keras_sr"
+TFLITE_IDENTIFIER = b"TFL3"
+
+# Field slots of the TFLite schema tables read by the metadata reader (vtable offset = 4 + 2 * i).
+_MODEL_BUFFERS, _MODEL_METADATA = 4, 6
+_METADATA_NAME, _METADATA_BUFFER = 0, 1
+_BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
+
+
+def round_pixels(x: np.ndarray) -> np.ndarray:
+    """Float pixels -> uint8: clip to 0..255 and round half up (as MATLAB's uint8 cast)."""
+    return np.floor(np.clip(x, 0.0, 255.0) + 0.5).astype(np.uint8)
+
+
+class SRModel:
+    """A super-resolution model with a uniform call: HxWxC uint8 in, (sH)x(sW)xC uint8 out.
+
+    Attributes:
+        scale: upscaling factor.
+        colors: 1 (Y channel) or 3 (RGB).
+        receptive_radius: receptive-field radius in LR pixels (one per 3x3 convolution).
+        kind: what runs, e.g. "int8 tflite", "float32 tflite", "float keras".
+        runtime: the runtime's name and version, e.g. "ai-edge-litert 2.3.0".
+        input_size: the fixed (H, W) input the model was exported for, or None if dynamic.
+        metadata: the model's description (the ``keras_sr`` metadata for .tflite files).
+    """
+
+    scale: int
+    colors: int
+    receptive_radius: int
+    kind: str
+    runtime: str
+    input_size: tuple[int, int] | None = None
+    metadata: dict[str, Any]
+
+    def __call__(self, lr: np.ndarray) -> np.ndarray:
+        lr = self._check(lr)
+        return self._run(lr)
+
+    def _run(self, lr: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _check(self, lr: np.ndarray) -> np.ndarray:
+        if lr.ndim != 3 or lr.shape[2] != self.colors:
+            raise UserError(f"this model takes {self.colors}-channel images "
+                            f"({'Y' if self.colors == 1 else 'RGB'}), got an array of shape {lr.shape}")
+        if lr.shape[0] < 1 or lr.shape[1] < 1:
+            raise UserError(f"empty image {lr.shape[:2]}")
+        if lr.dtype != np.uint8:
+            raise ValueError(f"expected uint8 pixels, got {lr.dtype}")
+        return lr
+
+    def describe(self) -> str:
+        return f"{self.kind}, x{self.scale}, {'Y' if self.colors == 1 else 'RGB'}, runtime {self.runtime}"
+
+
+class TFLiteSRModel(SRModel):
+    """A .tflite SR model on the LiteRT interpreter (CPU, XNNPACK)."""
+
+    def __init__(self, content: bytes, metadata: dict[str, Any], num_threads: int | None = None,
+                 source: str = "model"):
+        interpreter_class, self.runtime = tflite_interpreter()
+        try:
+            self._interpreter = interpreter_class(model_content=content, num_threads=num_threads)
+            self._interpreter.allocate_tensors()
+        except Exception as exc:  # the interpreter raises ValueError/RuntimeError for bad models
+            raise UserError(f"{source}: cannot load TFLite model ({_first_line(exc)})") from None
+        self.metadata = metadata
+        self.scale = int(metadata["scale"])
+        self.colors = int(metadata["colors"])
+        self.receptive_radius = int(metadata["receptive_radius"])
+        self.kind = f"{metadata.get('quantization', 'float32')} tflite"
+        (self._input,) = self._interpreter.get_input_details()
+        (self._output,) = self._interpreter.get_output_details()
+        signature = self._input.get("shape_signature", self._input["shape"])
+        if signature[1] > 0 and signature[2] > 0:
+            self.input_size = (int(signature[1]), int(signature[2]))
+        if int(self._input["shape"][-1]) != self.colors:
+            raise UserError(f"{source}: input has {self._input['shape'][-1]} channels but its "
+                            f"metadata says {self.colors}")
+        self._shape: tuple[int, ...] = tuple(int(v) for v in self._input["shape"])
+
+    def _run(self, lr: np.ndarray) -> np.ndarray:
+        shape = (1, *lr.shape)
+        if shape != self._shape:
+            # Also works for a model exported with a fixed --input-size: the CPU runtime can
+            # resize any of these all-convolutional graphs.
+            self._interpreter.resize_tensor_input(self._input["index"], list(shape), strict=False)
+            self._interpreter.allocate_tensors()
+            self._shape = shape
+        self._interpreter.set_tensor(self._input["index"], _quantize(lr[None], self._input))
+        self._interpreter.invoke()
+        out = self._interpreter.get_tensor(self._output["index"])[0]
+        return _dequantize(out, self._output)
+
+
+class KerasSRModel(SRModel):
+    """A tf-keras SR model (plain or training-time), float32 on TensorFlow."""
+
+    def __init__(self, model, config, kind: str):
+        import tensorflow as tf
+
+        self.model = model
+        self.config = config
+        self.scale, self.colors = config.scale, config.colors
+        self.receptive_radius = config.receptive_radius
+        self.kind = kind
+        self.runtime = f"tensorflow {tf.__version__}"
+        self.metadata = {"format": METADATA_NAME, "scale": config.scale, "colors": config.colors,
+                         "input_range": [0, 255], "input_dtype": "float32", "quantization": "float32",
+                         "receptive_radius": config.receptive_radius, "config": config.to_dict()}
+        # One traced graph for every image size (eager calls are several times slower).
+        self._predict: Callable = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec([1, None, None, config.colors], tf.float32)])
+
+    def _run(self, lr: np.ndarray) -> np.ndarray:
+        out = self._predict(lr[None].astype(np.float32)).numpy()[0]
+        return round_pixels(out)
+
+
+def load_sr_model(path: Path, num_threads: int | None = None) -> SRModel:
+    """Load a run directory (folded in memory), a folded ``.keras`` file or a ``.tflite`` file.
+
+    ``num_threads`` applies to TFLite files (None: the runtime's default).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file or directory")
+    if path.is_dir() or path.suffix == ".keras":
+        return load_keras_sr_model(path)
+    if path.suffix != ".tflite":
+        raise UserError(f"{path}: expected a .tflite file, a folded .keras file or a run directory")
+    content = _read_bytes(path)
+    return TFLiteSRModel(content, read_metadata(content, source=str(path)), num_threads, str(path))
+
+
+def load_keras_sr_model(path: Path, training_time: bool = False) -> KerasSRModel:
+    """The plain model of a run dir or ``.keras`` file; with ``training_time=True`` (run dirs
+    only) the training-time network with its branches expanded, as it runs during training."""
+    from keras_sr.config import CONFIG_FILE, ModelConfig
+    from keras_sr.runs import load_plain, load_run
+
+    path = Path(path)
+    if training_time:
+        model, config = load_run(path)
+        return KerasSRModel(model, config, "training-time keras")
+    plain = load_plain(path)
+    config = ModelConfig.load(path / CONFIG_FILE) if path.is_dir() else plain_config(plain)
+    return KerasSRModel(plain, config, "float keras")
+
+
+def plain_config(plain) -> Any:
+    """Read a :class:`ModelConfig` back from a plain model's layers (``conv_i``, ``act_i``,
+    ``depth_to_space``). Training-only fields (with_idt, depth_multiplier) keep their defaults."""
+    from keras_sr.blocks import DepthToSpace
+    from keras_sr.config import ModelConfig
+
+    convs = []
+    while True:
+        try:
+            convs.append(plain.get_layer(f"conv_{len(convs)}"))
+        except ValueError:
+            break
+    try:
+        d2s = plain.get_layer("depth_to_space")
+    except ValueError:
+        d2s = None
+    if len(convs) < 2 or not isinstance(d2s, DepthToSpace):
+        raise UserError(f"model {plain.name!r} is not a plain keras_sr network (conv_i, depth_to_space)")
+    colors = int(plain.input_shape[-1])
+    has_prelu = any(layer.name.startswith("act_") for layer in plain.layers)
+    fused = convs[0].get_config().get("activation")
+    act_type = "prelu" if has_prelu else ("relu" if fused == "relu" else "none")
+    return ModelConfig(scale=d2s.block_size, num_blocks=len(convs) - 2,
+                       channels=convs[0].filters - colors, colors=colors, act_type=act_type)
+
+
+def tflite_interpreter() -> tuple[type, str]:
+    """The TFLite interpreter class and the runtime's name: LiteRT, else tflite-runtime."""
+    errors = []
+    for module, dist in (("ai_edge_litert.interpreter", "ai-edge-litert"),
+                         ("tflite_runtime.interpreter", "tflite-runtime")):
+        try:
+            interpreter = importlib.import_module(module).Interpreter
+        except Exception as exc:  # tflite-runtime 2.14 raises SystemError under numpy 2
+            errors.append(f"{dist}: {_first_line(exc)}")
+            continue
+        return interpreter, f"{dist} {_version(dist)}"
+    raise UserError("no TFLite runtime could be imported (" + "; ".join(errors) + "); "
+                    "install ai-edge-litert")
+
+
+def runtime_name() -> str:
+    """e.g. "ai-edge-litert 2.3.0", or "none (...)" when no TFLite runtime imports."""
+    try:
+        return tflite_interpreter()[1]
+    except UserError as exc:
+        return f"none ({exc})"
+
+
+def read_metadata(content: bytes, source: str = "model") -> dict[str, Any]:
+    """The ``keras_sr`` metadata of a .tflite flatbuffer, as a dict.
+
+    Raises UserError when ``content`` is not a TFLite model or carries no SR metadata.
+    """
+    if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
+        raise UserError(f"{source}: not a TFLite model file")
+    try:
+        entries = dict(_metadata_entries(content))
+    except Exception as exc:  # a damaged flatbuffer can fail in many ways
+        raise UserError(f"{source}: damaged TFLite model file ({_first_line(exc)})") from None
+    if METADATA_NAME not in entries:
+        raise UserError(f"{source}: not a keras_sr super-resolution model (no '{METADATA_NAME}' "
+                        f"metadata; export it with sr-tool tflite)")
+    try:
+        metadata = json.loads(entries[METADATA_NAME].decode("utf-8"))
+        if metadata.get("format") != METADATA_NAME:
+            raise ValueError("wrong format field")
+        for key in ("scale", "colors", "receptive_radius"):
+            int(metadata[key])
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{source}: invalid '{METADATA_NAME}' metadata ({_first_line(exc)})") from None
+    return metadata
+
+
+def _metadata_entries(buf: bytes):
+    """Yield (name, bytes) for each entry of ``Model.metadata`` (a tiny flatbuffer reader,
+    so that reading metadata needs neither TensorFlow nor a generated schema)."""
+    from flatbuffers import encode, number_types, packer, table
+
+    root = table.Table(bytearray(buf), encode.Get(packer.uoffset, buf, 0))
+
+    def vector(tab: table.Table, slot: int) -> list[int]:
+        off = tab.Offset(4 + 2 * slot)
+        if not off:
+            return []
+        start = tab.Vector(off)
+        return [tab.Indirect(start + 4 * i) for i in range(tab.VectorLen(off))]
+
+    def scalar(tab: table.Table, slot: int, flags) -> int:
+        off = tab.Offset(4 + 2 * slot)
+        return tab.Get(flags, tab.Pos + off) if off else 0
+
+    buffers = vector(root, _MODEL_BUFFERS)
+    for pos in vector(root, _MODEL_METADATA):
+        entry = table.Table(root.Bytes, pos)
+        off = entry.Offset(4 + 2 * _METADATA_NAME)
+        name = entry.String(off + entry.Pos).decode("utf-8") if off else ""
+        buffer = table.Table(root.Bytes, buffers[scalar(entry, _METADATA_BUFFER, number_types.Uint32Flags)])
+        data_off = buffer.Offset(4 + 2 * _BUFFER_DATA)
+        if data_off:
+            start = buffer.Vector(data_off)
+            data = bytes(root.Bytes[start:start + buffer.VectorLen(data_off)])
+        else:  # models over 2 GB keep buffers after the flatbuffer
+            offset = scalar(buffer, _BUFFER_OFFSET, number_types.Uint64Flags)
+            size = scalar(buffer, _BUFFER_SIZE, number_types.Uint64Flags)
+            data = bytes(buf[offset:offset + size])
+        yield name, data
+
+
+def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
+    dtype = detail["dtype"]
+    if np.issubdtype(dtype, np.floating):
+        return x.astype(dtype)
+    scale, zero = detail["quantization"]
+    if (scale, zero) in ((1.0, 0), (0.0, 0)) and dtype == np.uint8:
+        return x  # pixel units: the exported int8 models take uint8 pixels as they are
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(dtype)
+
+
+def _dequantize(y: np.ndarray, detail: dict) -> np.ndarray:
+    if np.issubdtype(y.dtype, np.floating):
+        return round_pixels(y)
+    scale, zero = detail["quantization"]
+    if (scale, zero) in ((1.0, 0), (0.0, 0)) and y.dtype == np.uint8:
+        return y
+    return round_pixels((y.astype(np.float32) - zero) * scale)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "(unknown version)"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

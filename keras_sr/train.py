@@ -1,0 +1,544 @@
+"""Training: L1 (+ optional Fourier) loss, Adam with a cosine or step schedule, atomic
+checkpoints with exact resume, validation PSNR, TensorBoard and a curves PNG.
+
+A run directory holds, besides ``config.json`` and ``model.weights.h5`` (rewritten at every
+checkpoint, so ``sr-tool fold/eval RUN_DIR`` work during training):
+
+* ``train.json``: the training options, reused by ``--resume``;
+* ``ckpt/``: ``tf.train.Checkpoint`` of model, optimizer and step (``CheckpointManager`` writes
+  the shard files, then atomically replaces its ``checkpoint`` index);
+* ``log.csv`` (step, loss, learning rate) and ``val.csv`` (step, PSNR), appended just before each
+  checkpoint; on resume, rows after the restored step are dropped, so every step appears once;
+* ``tb/`` (TensorBoard scalars) and ``curves.png``.
+
+Batches are a function of ``(seed, step)`` (see :class:`keras_sr.data.PatchSampler`), so a run
+resumed from step k trains on exactly the batches an uninterrupted run would have used.
+The network trains in collapsed form by default: each ECB is one 3x3 convolution whose kernel
+is computed from the branch weights in the forward pass (same weights, same function).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from keras_sr.config import CONFIG_FILE, ModelConfig
+from keras_sr.errors import UserError
+from keras_sr.files import atomic_path
+
+TRAIN_FILE = "train.json"
+CKPT_DIR = "ckpt"
+LOG_FILE = "log.csv"
+VAL_FILE = "val.csv"
+TB_DIR = "tb"
+CURVES_FILE = "curves.png"
+SCHEDULES = ("cosine", "step")
+# Cosine decays to this fraction of the initial learning rate; "step" halves it this often
+# (as a fraction of the total steps), as EDSR's halving schedule.
+COSINE_FINAL_FRACTION = 0.01
+STEP_DECAY_FRACTION = 0.25
+CHECKPOINTS_KEPT = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """Training options (everything but the architecture), saved as ``train.json``.
+
+    data / val: folders of HR images. patch: LR patch side in pixels. lr: initial Adam
+    learning rate. fft_weight: weight of the Fourier L1 term (0 = off). ckpt_every /
+    val_every: checkpoint and validation interval in steps. collapsed: train each ECB as one
+    3x3 convolution (fast) instead of five branches. jit: XLA-compile the training step.
+    """
+
+    data: tuple[str, ...]
+    steps: int = 1000
+    batch: int = 16
+    patch: int = 64
+    lr: float = 5e-4
+    schedule: str = "cosine"
+    fft_weight: float = 0.0
+    seed: int = 0
+    ckpt_every: int = 500
+    val: tuple[str, ...] = ()
+    val_every: int = 0
+    init: str | None = None
+    collapsed: bool = True
+    jit: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch", "patch", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise UserError(f"lr must be > 0, got {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise UserError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not self.fft_weight >= 0:
+            raise UserError(f"fft_weight must be >= 0, got {self.fft_weight}")
+        if self.val_every < 0:
+            raise UserError(f"val_every must be >= 0, got {self.val_every}")
+
+    @property
+    def validate_every(self) -> int:
+        return self.val_every or self.ckpt_every
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        clean = {k: v for k, v in data.items() if k in fields}
+        for key in ("data", "val"):
+            clean[key] = tuple(clean.get(key, ()))
+        return cls(**clean)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: Path
+    first_step: int
+    last_step: int
+    final_loss: float
+    steps_per_s: float
+    val_psnr: float | None
+    notes: list[str]
+
+
+class Reporter:
+    """Where training reports progress. This base class is silent (tests, benchmarks)."""
+
+    def note(self, text: str) -> None:
+        pass
+
+    def start(self, first: int, total: int) -> None:
+        pass
+
+    def update(self, step: int, loss: float, rate: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class ProgressReporter(Reporter):
+    """A rich progress bar: step, loss, steps/s and ETA; notes are printed above it."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.progress = None
+
+    def note(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def start(self, first: int, total: int) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("step {task.completed:.0f}/{task.total:.0f}"), BarColumn(),
+            TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[rate]:.2f} steps/s"),
+            TextColumn("ETA"), TimeRemainingColumn(), console=self.console)
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=total, completed=first, loss=0.0, rate=0.0)
+
+    def update(self, step: int, loss: float, rate: float) -> None:
+        self.progress.update(self.task, completed=step, loss=loss, rate=rate)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def l1_loss(sr, hr):
+    """Mean absolute error in pixels (0..255)."""
+    import tensorflow as tf
+
+    return tf.reduce_mean(tf.abs(sr - hr))
+
+
+def fourier_loss(sr, hr):
+    """RepRFN's frequency loss: mean L1 between the 2-D spectra (real and imaginary parts)
+    of SR and HR per channel, orthonormal FFT, in pixel units."""
+    import tensorflow as tf
+
+    def spectrum(x):
+        x = tf.transpose(x, [0, 3, 1, 2])
+        f = tf.signal.rfft2d(x) / tf.cast(tf.sqrt(tf.cast(tf.size(x[0, 0]), tf.float32)), tf.complex64)
+        return tf.stack([tf.math.real(f), tf.math.imag(f)], axis=-1)
+
+    return tf.reduce_mean(tf.abs(spectrum(sr) - spectrum(hr)))
+
+
+def learning_rate_schedule(options: TrainOptions):
+    import tf_keras as keras
+
+    if options.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(options.lr, options.steps,
+                                                       alpha=COSINE_FINAL_FRACTION)
+    every = max(1, int(options.steps * STEP_DECAY_FRACTION))
+    return keras.optimizers.schedules.ExponentialDecay(options.lr, every, 0.5, staircase=True)
+
+
+def choose_strategy():
+    """MirroredStrategy over all GPUs when more than one is visible, else the default (one
+    GPU if present, else CPU)."""
+    import tensorflow as tf
+
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def init_from_run(model, config: ModelConfig, init_dir: Path) -> tuple[list[str], list[str]]:
+    """Copy the weights of a trained run into ``model`` (EDSR's x2 -> x3/x4 start).
+
+    Every layer is copied except the tail ECB when the scale differs (its output width,
+    colors * scale^2, does). Returns the names of the copied and the freshly initialized layers.
+    Raises :class:`UserError` for a run of another architecture.
+    """
+    from keras_sr.runs import load_run
+
+    source, source_config = load_run(Path(init_dir))
+    keys = ("num_blocks", "channels", "colors", "act_type", "with_idt", "depth_multiplier")
+    diff = [f"{k} {getattr(source_config, k)} vs {getattr(config, k)}" for k in keys
+            if getattr(source_config, k) != getattr(config, k)]
+    if diff:
+        raise UserError(f"--init {init_dir}: another architecture ({'; '.join(diff)})")
+    copied, fresh = [], []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        other = source.get_layer(layer.name)
+        shapes = [w.shape for w in layer.get_weights()]
+        if [w.shape for w in other.get_weights()] == shapes:
+            layer.set_weights(other.get_weights())
+            copied.append(layer.name)
+        else:
+            fresh.append(layer.name)
+    return copied, fresh
+
+
+def validate(model, pairs, scale: int) -> float:
+    """Mean PSNR (Y, shave = scale) of ``model`` on full validation images, its float output
+    rounded to uint8, as ``sr-tool eval`` measures."""
+    import tensorflow as tf
+
+    from keras_sr.metrics import psnr_y
+
+    scores = []
+    for pair in pairs:
+        out = model(tf.constant(pair.lr[None], tf.float32), training=False).numpy()[0]
+        sr = np.floor(np.clip(out, 0, 255) + 0.5).astype(np.uint8)
+        hr = pair.hr
+        if sr.shape[2] == 1:
+            scores.append(psnr_y(sr[:, :, 0], hr[:, :, 0].astype(np.float64), scale))
+        elif pair.gray:  # as sr-tool eval: an RGB model on a grayscale image, gray vs gray
+            gray = np.floor(sr.astype(np.float64).mean(axis=2) + 0.5)
+            scores.append(psnr_y(gray, hr[:, :, 0].astype(np.float64), scale))
+        else:
+            scores.append(psnr_y(sr, hr, scale))
+    return float(np.mean(scores))
+
+
+def plot_curves(log_path: Path, val_path: Path, output: Path) -> None:
+    """Draw the loss (and validation PSNR, if any) against the step into a PNG, with PIL."""
+    from PIL import Image, ImageDraw
+
+    rows = _read_rows(log_path)[1:]
+    vals = _read_rows(val_path)[1:]
+    if not rows:
+        return
+    panels = [("loss (L1, 0..255)", [(int(r[0]), float(r[1])) for r in rows])]
+    if vals:
+        panels.append(("val PSNR-Y (dB)", [(int(r[0]), float(r[1])) for r in vals]))
+    width, height, margin = 640, 240, 48
+    image = Image.new("RGB", (width, height * len(panels)), "white")
+    draw = ImageDraw.Draw(image)
+    for i, (title, points) in enumerate(panels):
+        top = i * height
+        xs = np.array([p[0] for p in points], float)
+        ys = np.array([p[1] for p in points], float)
+        last = ys[-1]
+        if len(ys) > 100:  # a running mean keeps the loss readable
+            k = len(ys) // 50
+            ys = np.convolve(ys, np.ones(k) / k, mode="valid")
+            xs = xs[k - 1:]
+        lo, hi = np.nanmin(ys), np.nanmax(ys)
+        hi = hi if hi > lo else lo + 1
+        x0, x1 = xs.min(), max(xs.max(), xs.min() + 1)
+        box = (margin, top + 20, width - 10, top + height - 24)
+        draw.rectangle(box, outline="gray")
+        pts = [(box[0] + (x - x0) / (x1 - x0) * (box[2] - box[0]),
+                box[3] - (y - lo) / (hi - lo) * (box[3] - box[1])) for x, y in zip(xs, ys)
+               if np.isfinite(y)]
+        if len(pts) > 1:
+            draw.line(pts, fill="navy", width=2)
+        elif pts:
+            draw.ellipse([pts[0][0] - 2, pts[0][1] - 2, pts[0][0] + 2, pts[0][1] + 2], fill="navy")
+        draw.text((margin, top + 4), f"{title}: last {last:.3f}", fill="black")
+        draw.text((2, box[1]), f"{hi:.2f}", fill="black")
+        draw.text((2, box[3] - 10), f"{lo:.2f}", fill="black")
+        draw.text((box[0], box[3] + 6), f"step {x0:.0f}", fill="black")
+        draw.text((box[2] - 80, box[3] + 6), f"step {x1:.0f}", fill="black")
+    with atomic_path(output) as tmp:
+        image.save(tmp)
+
+
+def _read_rows(path: Path) -> list[list[str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return [row for row in csv.reader(f) if row]
+
+
+class RunLog:
+    """The step log (``log.csv``), validation log (``val.csv``), TensorBoard events and
+    ``curves.png`` of a run. Rows are buffered and written by :meth:`flush`, just before each
+    checkpoint; opening the log drops rows past ``first_step`` (written before a checkpoint
+    that never completed), so each step is logged exactly once."""
+
+    LOG_HEADER = ("step", "loss", "lr")
+    VAL_HEADER = ("step", "psnr_y")
+
+    def __init__(self, run_dir: Path, first_step: int):
+        import tensorflow as tf
+
+        self.run_dir = run_dir
+        self.log_path, self.val_path = run_dir / LOG_FILE, run_dir / VAL_FILE
+        self._truncate(self.log_path, self.LOG_HEADER, first_step)
+        self._truncate(self.val_path, self.VAL_HEADER, first_step)
+        self.steps: list[tuple[int, float, float]] = []
+        self.vals: list[tuple[int, float]] = []
+        self.writer = tf.summary.create_file_writer(str(run_dir / TB_DIR))
+
+    @staticmethod
+    def _truncate(path: Path, header: Sequence[str], last_step: int) -> None:
+        rows = _read_rows(path)[1:]
+        keep = [r for r in rows if int(r[0]) <= last_step]
+        if len(keep) != len(rows) or not path.is_file():
+            with atomic_path(path) as tmp:
+                with tmp.open("w", newline="") as f:
+                    csv.writer(f).writerows([header, *keep])
+
+    def add_step(self, step: int, loss: float, lr: float) -> None:
+        self.steps.append((step, loss, lr))
+
+    def add_val(self, step: int, psnr: float) -> None:
+        self.vals.append((step, psnr))
+
+    def flush(self) -> None:
+        for path, rows in ((self.log_path, self.steps), (self.val_path, self.vals)):
+            with path.open("a", newline="") as f:
+                csv.writer(f).writerows(rows)
+        with self.writer.as_default():
+            for step, loss, lr in self.steps:
+                _scalar_summary("loss", loss, step)
+                _scalar_summary("learning_rate", lr, step)
+            for step, psnr in self.vals:
+                _scalar_summary("val_psnr_y", psnr, step)
+        self.writer.flush()
+        plot_curves(self.log_path, self.val_path, self.run_dir / CURVES_FILE)
+        self.steps, self.vals = [], []
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _scalar_summary(tag: str, value: float, step: int) -> None:
+    """A TensorBoard scalar written with core TF (``tf.summary.scalar`` needs the tensorboard
+    package, which TF does not require)."""
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+    tf.summary.write(tag, tf.constant(value, tf.float32), step=step,
+                     metadata=metadata.SerializeToString())
+
+
+def _resolve_run(config: ModelConfig | None, options: TrainOptions | None, run_dir: Path,
+                 resume: bool, steps: int | None) -> tuple[ModelConfig, TrainOptions]:
+    """The architecture and options of a fresh run (given) or a resumed one (from run_dir)."""
+    import tensorflow as tf
+
+    if resume:
+        if not (run_dir / TRAIN_FILE).is_file():
+            raise UserError(f"{run_dir}: nothing to resume (no {TRAIN_FILE})")
+        config = ModelConfig.load(run_dir / CONFIG_FILE)
+        try:
+            options = TrainOptions.from_dict(json.loads((run_dir / TRAIN_FILE).read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise UserError(f"{run_dir / TRAIN_FILE}: not a valid options file ({exc})") from None
+        if steps is not None:
+            options = dataclasses.replace(options, steps=steps)
+        return config, options
+    if config is None or options is None:
+        raise ValueError("a fresh run needs a config and options")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir}: exists and is not a folder")
+    if tf.train.latest_checkpoint(str(run_dir / CKPT_DIR)) or (run_dir / TRAIN_FILE).exists():
+        raise UserError(f"{run_dir} already holds a run; use --resume to continue it, "
+                        "or another output folder")
+    # Absolute folders, so that --resume works from any working directory.
+    absolute = lambda dirs: tuple(str(Path(d).resolve()) for d in dirs)  # noqa: E731
+    options = dataclasses.replace(options, data=absolute(options.data), val=absolute(options.val),
+                                  init=str(Path(options.init).resolve()) if options.init else None)
+    return config, options
+
+
+def _make_train_step(model, optimizer, strategy, fft_weight: float, jit: bool):
+    """A compiled training step ``(lr, hr) -> loss`` (the mean loss over replicas)."""
+    import tensorflow as tf
+
+    replicas = strategy.num_replicas_in_sync
+    variables = model.trainable_variables
+    with strategy.scope():
+        optimizer.build(variables)  # slot variables now, so the step is traced only once
+
+    def step_fn(lr, hr):
+        with tf.GradientTape() as tape:
+            sr = model(lr, training=True)
+            loss = l1_loss(sr, hr)
+            if fft_weight > 0:
+                loss = loss + fft_weight * fourier_loss(sr, hr)
+            # Gradients are summed over replicas.
+            scaled = loss / replicas
+        optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        return loss
+
+    if replicas == 1:
+        return tf.function(step_fn, jit_compile=jit, autograph=False)
+
+    @tf.function(autograph=False)
+    def distributed_step(lr, hr):
+        losses = strategy.run(step_fn, args=(lr, hr))
+        return strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+
+    return distributed_step
+
+
+def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Path,
+          resume: bool = False, steps: int | None = None,
+          reporter: Reporter | None = None) -> TrainResult:
+    """Train an ECBSR network into ``run_dir``.
+
+    Fresh run: ``config`` and ``options`` are required and ``run_dir`` must not hold a run.
+    ``resume=True``: both come from ``run_dir`` (``steps`` may change the total), and training
+    continues from the last checkpoint (from step 0 if none was written yet).
+    Raises :class:`UserError` for bad data, a bad ``--init`` run, or a non-finite loss (the last
+    good checkpoint is kept).
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from keras_sr.data import PatchSampler, describe_skipped, load_pairs
+    from keras_sr.models import build_model
+    from keras_sr.runs import save_run
+
+    reporter = reporter or Reporter()
+    run_dir = Path(run_dir)
+    notes: list[str] = []
+
+    def note(text: str) -> None:
+        notes.append(text)
+        reporter.note(text)
+
+    config, options = _resolve_run(config, options, run_dir, resume, steps)
+    note(f"reading and degrading the training images (bicubic x{config.scale}, once) ...")
+    train_set = load_pairs([Path(d) for d in options.data], config.scale, config.colors,
+                           min_lr_size=options.patch)
+    for line in describe_skipped(train_set.skipped):
+        note(line)
+    note(f"training data: {len(train_set.pairs)} images, {train_set.nbytes / 2**20:.0f} MiB "
+         f"decoded (x{config.scale}, {'Y' if config.colors == 1 else 'RGB'})")
+    val_pairs = []
+    if options.val:
+        val_set = load_pairs([Path(d) for d in options.val], config.scale, config.colors,
+                             min_lr_size=3)
+        val_pairs = val_set.pairs
+        for line in describe_skipped(val_set.skipped):
+            note(line)
+
+    strategy = choose_strategy()
+    with strategy.scope():
+        keras.utils.set_random_seed(options.seed)
+        model = build_model(config, collapsed=options.collapsed)
+        schedule = learning_rate_schedule(options)
+        optimizer = keras.optimizers.Adam(schedule, epsilon=1e-8)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
+    manager = tf.train.CheckpointManager(checkpoint, str(run_dir / CKPT_DIR),
+                                         max_to_keep=CHECKPOINTS_KEPT)
+    if resume and manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+        note(f"resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}")
+    elif resume:
+        note("no checkpoint yet: starting from step 0")
+    if int(step_var.numpy()) == 0 and options.init:
+        copied, fresh = init_from_run(model, config, Path(options.init))
+        note(f"--init {options.init}: copied {', '.join(copied)}")
+        if fresh:
+            note(f"initialized fresh (shape differs): {', '.join(fresh)}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        with atomic_path(run_dir / TRAIN_FILE) as tmp:
+            tmp.write_text(json.dumps(options.to_dict(), indent=2) + "\n")
+        with atomic_path(run_dir / CONFIG_FILE) as tmp:
+            config.save(tmp)
+
+    first = step = int(step_var.numpy())
+    log = RunLog(run_dir, first)
+    if first >= options.steps:
+        log.close()
+        note(f"already at step {first} of {options.steps}: nothing to do")
+        return TrainResult(run_dir, first, first, math.nan, 0.0, None, notes)
+    sampler = PatchSampler(train_set.pairs, config.scale, options.patch, options.batch, options.seed)
+    dataset = sampler.dataset(first, options.steps)
+    if strategy.num_replicas_in_sync > 1:
+        dataset = strategy.experimental_distribute_dataset(dataset)
+    train_step = _make_train_step(model, optimizer, strategy, options.fft_weight, options.jit)
+
+    loss = rate = math.nan
+    psnr: float | None = None
+    t_start = None
+    reporter.start(first, options.steps)
+    try:
+        for lr_batch, hr_batch in dataset:
+            loss = float(train_step(lr_batch, hr_batch))
+            if not math.isfinite(loss):
+                good = manager.latest_checkpoint
+                kept = f"the last good checkpoint ({good}) is kept" if good else "no checkpoint was written"
+                raise UserError(f"loss became {loss} at step {step + 1}; stopped, {kept}. "
+                                "Lower --lr or check the data")
+            step += 1
+            log.add_step(step, loss, float(schedule(step - 1)))
+            if t_start is None:  # the first step includes tracing: time from the second on
+                t_start = time.perf_counter()
+            else:
+                rate = (step - first - 1) / (time.perf_counter() - t_start)
+            reporter.update(step, loss, rate)
+            if val_pairs and (step % options.validate_every == 0 or step == options.steps):
+                psnr = validate(model, val_pairs, config.scale)
+                log.add_val(step, psnr)
+                reporter.note(f"step {step}: val PSNR-Y {psnr:.3f} dB")
+            if step % options.ckpt_every == 0 or step == options.steps:
+                # Logs first, then the checkpoint: a kill in between leaves log rows past the
+                # checkpoint, which the resumed run drops; the other order would lose steps.
+                log.flush()
+                step_var.assign(step)
+                manager.save(checkpoint_number=step)
+                save_run(model, config, run_dir)
+    finally:
+        reporter.close()
+        log.close()
+    return TrainResult(run_dir, first, step, loss, rate, psnr, notes)

@@ -1,0 +1,195 @@
+"""Upscale image files with an SR model, in tiles, streaming the output band by band.
+
+Color (as in the SR literature): a Y-channel model upscales Y (MATLAB BT.601 studio swing,
+:func:`keras_sr.metrics.rgb2ycbcr`, rounded to uint8 as the model input) and Cb/Cr are upscaled
+with MATLAB bicubic (:mod:`keras_sr.imresize`) in float, then converted back to RGB, rounded and
+clipped. An RGB model runs on RGB. Grayscale input stays grayscale (fed as Y; an RGB model gets
+it on three channels and its output goes back to gray), alpha is upscaled bicubically.
+
+Memory stays bounded: only the decoded input, one band of tile rows and its float work are held;
+PNG output is written band by band (other formats are assembled in memory, then saved).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from keras_sr.errors import UserError
+from keras_sr.files import atomic_path
+from keras_sr.images import IMAGE_SUFFIXES, LoadedImage, PngWriter, list_inputs, load_image, save_image
+from keras_sr.imresize import contributions, output_length
+from keras_sr.metrics import rgb2ycbcr, ycbcr2rgb
+from keras_sr.runtime import SRModel, round_pixels
+from keras_sr.tiling import model_tile, tiled_bands
+
+BUNDLED_MODEL = Path(__file__).parent / "pretrained" / "ecbsr_x2_m4c16_relu_y_int8.tflite"
+COLOR_CHUNK_ROWS = 64  # output rows per float color-conversion step (bounds the float work)
+GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luma, as Pillow's "L" conversion
+
+# Progress callback: (file, LR rows done, LR rows in total).
+Progress = Callable[[Path, int, int], None]
+
+
+@dataclasses.dataclass
+class UpscaleResult:
+    source: Path
+    output: Path
+    input_size: tuple[int, int]   # (H, W)
+    output_size: tuple[int, int]
+    warnings: list[str]
+
+
+def bundled_model() -> Path:
+    """The model shipped in the package, or UserError if none is bundled yet."""
+    if not BUNDLED_MODEL.is_file():
+        raise UserError("no model is bundled with this version yet; pass one with --model "
+                        "(a .tflite from sr-tool tflite, a .keras file or a run directory)")
+    return BUNDLED_MODEL
+
+
+def upscale_files(model: SRModel, inputs: list[Path], output: Path, tile: int | None = None,
+                  progress: Progress | None = None) -> list[UpscaleResult]:
+    """Upscale each input file (directories expand to their images) into ``output``: a file
+    for one input file, else a directory (created if needed) of ``<stem>.png`` files."""
+    files = list_inputs(inputs)
+    output = Path(output)
+    to_dir = len(files) > 1 or any(Path(p).is_dir() for p in inputs) or output.is_dir()
+    if to_dir:
+        if output.exists() and not output.is_dir():
+            raise UserError(f"{output}: several inputs need an output directory, and this is a file")
+        targets = _dir_targets(files, output)
+    else:
+        if output.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UserError(f"{output}: unknown image type; use one of {', '.join(IMAGE_SUFFIXES)}")
+        targets = [output]
+    for target in targets:
+        if not target.parent.is_dir() and not (to_dir and target.parent == output):
+            raise UserError(f"{target.parent}: output folder does not exist")
+    for source in files:  # fail early, before writing anything, on a missing input
+        if not source.is_file():
+            raise UserError(f"{source}: no such file")
+    if to_dir:
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{output}: cannot create output directory ({exc.strerror or exc})") from None
+    return [upscale_file(model, source, target, tile, progress) for source, target in zip(files, targets)]
+
+
+def upscale_file(model: SRModel, source: Path, target: Path, tile: int | None = None,
+                 progress: Progress | None = None) -> UpscaleResult:
+    """Upscale one image file into ``target`` (written atomically: no partial file on error)."""
+    image = load_image(source)
+    height, width, channels, bands = upscale_bands(model, image, tile)
+    total = image.pixels.shape[0]
+    try:
+        with atomic_path(target) as tmp:
+            if target.suffix.lower() == ".png":
+                with open(tmp, "wb") as stream:
+                    writer = PngWriter(stream, width, height, channels)
+                    for y1, band in bands:
+                        writer.write(band)
+                        if progress:
+                            progress(source, y1, total)
+                    writer.close()
+            else:
+                out = np.empty((height, width, channels), np.uint8)
+                row = 0
+                for y1, band in bands:
+                    out[row:row + band.shape[0]] = band
+                    row += band.shape[0]
+                    if progress:
+                        progress(source, y1, total)
+                save_image(out, tmp)
+    except UserError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:  # Pillow: unknown format, mode not writable
+        raise UserError(f"{target}: cannot write ({getattr(exc, 'strerror', None) or _first_line(exc)})") from None
+    return UpscaleResult(source, target, image.pixels.shape[:2], (height, width), image.warnings)
+
+
+def upscale_bands(model: SRModel, image: LoadedImage, tile: int | None = None
+                  ) -> tuple[int, int, int, Iterator[tuple[int, np.ndarray]]]:
+    """(out height, out width, channels, bands): bands yield (LR rows done, uint8 output rows)."""
+    pixels = image.pixels
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    h, w, channels = pixels.shape
+    s = model.scale
+    color = pixels[:, :, :3] if channels >= 3 else pixels[:, :, :1]
+    alpha = pixels[:, :, channels - 1:] if channels in (2, 4) else None
+    rgb_in = color.shape[2] == 3
+
+    def model_rows(r0: int, r1: int) -> np.ndarray:
+        rows = color[r0:r1]
+        if model.colors == 1 and rgb_in:
+            return round_pixels(rgb2ycbcr(rows)[:, :, :1])
+        if model.colors == 3 and not rgb_in:
+            return np.repeat(rows, 3, axis=2)
+        return rows
+
+    chroma = (_BandResize(h, w, s, lambda r0, r1: rgb2ycbcr(color[r0:r1])[:, :, 1:])
+              if model.colors == 1 and rgb_in else None)
+    alpha_up = _BandResize(h, w, s, lambda r0, r1: alpha[r0:r1].astype(np.float64)) if alpha is not None else None
+
+    def bands() -> Iterator[tuple[int, np.ndarray]]:
+        for y0, y1, sr in tiled_bands(model, model_rows, h, w, s, model.receptive_radius,
+                                      model_tile(model, tile)):
+            for c0 in range(0, sr.shape[0], COLOR_CHUNK_ROWS):
+                o0 = y0 * s + c0
+                o1 = min(o0 + COLOR_CHUNK_ROWS, y1 * s)
+                part = sr[c0:c0 + o1 - o0]
+                if chroma is not None:
+                    ycc = np.concatenate([part.astype(np.float64), chroma.rows(o0, o1)], axis=2)
+                    part = round_pixels(ycbcr2rgb(ycc))
+                elif model.colors == 3 and not rgb_in:
+                    part = round_pixels(part.astype(np.float64) @ GRAY_WEIGHTS)[:, :, None]
+                if alpha_up is not None:
+                    part = np.concatenate([part, round_pixels(alpha_up.rows(o0, o1))], axis=2)
+                yield y1 if o1 == y1 * s else o1 // s, part
+
+    return h * s, w * s, channels, bands()
+
+
+class _BandResize:
+    """MATLAB bicubic upscaling of an HxWxC float image, computed for output rows [o0, o1)
+    only; bit-identical to :func:`keras_sr.imresize.imresize` on the whole image (same taps,
+    same weights, same order of sums), reading only the input rows those outputs need."""
+
+    def __init__(self, height: int, width: int, scale: int, rows: Callable[[int, int], np.ndarray]):
+        self._rw, self._ri = contributions(height, output_length(height, scale), float(scale))
+        self._cw, self._ci = contributions(width, output_length(width, scale), float(scale))
+        self._rows = rows
+
+    def rows(self, o0: int, o1: int) -> np.ndarray:
+        index = self._ri[o0:o1]
+        lo = int(index.min())
+        src = self._rows(lo, int(index.max()) + 1)
+        tall = np.zeros((o1 - o0,) + src.shape[1:])
+        for k in range(self._rw.shape[1]):
+            tall += self._rw[o0:o1, k][:, None, None] * src[index[:, k] - lo]
+        out = np.zeros((self._cw.shape[0], o1 - o0, src.shape[2]))
+        moved = np.moveaxis(tall, 1, 0)
+        for k in range(self._cw.shape[1]):
+            out += self._cw[:, k][:, None, None] * moved[self._ci[:, k]]
+        return np.moveaxis(out, 0, 1)
+
+
+def _dir_targets(files: list[Path], output: Path) -> list[Path]:
+    targets, seen = [], set()
+    for source in files:
+        name = f"{source.stem}.png"
+        if name in seen:  # a.jpg and a.png in one input list
+            name = f"{source.name}.png"
+        seen.add(name)
+        targets.append(output / name)
+    return targets
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
