@@ -94,11 +94,19 @@ def bench(paths: list[Path], size: tuple[int, int] = DEFAULT_SIZE, threads: int 
           runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP, compare: bool | None = None,
           on_result: Callable[[BenchResult], None] | None = None) -> list[BenchResult]:
     """Benchmark every form of every model in ``paths`` on the same random LR image of ``size``."""
-    if threads is not None:
-        if threads < 1:
-            raise UserError("--threads must be >= 1")
-        _tensorflow_threads(threads)
+    _check_threads(threads)
     forms = [form for path in paths for form in model_forms(path, threads, compare)]
+    return bench_forms(forms, size, threads, runs, warmup, on_result)
+
+
+def bench_forms(forms: list[tuple[str, Callable[[], SRModel]]], size: tuple[int, int] = DEFAULT_SIZE,
+                threads: int | None = None, runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP,
+                on_result: Callable[[BenchResult], None] | None = None) -> list[BenchResult]:
+    """Time each (label, loader) form, loaded one at a time, on the same random uint8 LR image
+    of ``size`` (H, W); they must share scale and colors. ``threads`` also sets TensorFlow's."""
+    _check_threads(threads)
+    if threads is not None:
+        _tensorflow_threads(threads)
     results, lr = [], None
     colors = scale = None
     for label, load in forms:
@@ -115,6 +123,11 @@ def bench(paths: list[Path], size: tuple[int, int] = DEFAULT_SIZE, threads: int 
             on_result(result)
         del model
     return results
+
+
+def _check_threads(threads: int | None) -> None:
+    if threads is not None and threads < 1:
+        raise UserError("--threads must be >= 1")
 
 
 def _tensorflow_threads(threads: int) -> None:

@@ -336,5 +336,52 @@ def bench(
     console.print(table)
 
 
+@command
+def report(
+    data: Annotated[Path, typer.Option(help="Folder holding the benchmark sets as subfolders of HR images.")],
+    models: Annotated[Optional[Path], typer.Option(
+        help="Folder of models: NAME/ run dirs with NAME.keras and NAME_int8.tflite beside them "
+             "[default: the bundled pretrained folder].")] = None,
+    sets: Annotated[str, typer.Option(help="Comma-separated subfolders of --data to evaluate on.")] = "Set5,Set14",
+    output: Annotated[Path, typer.Option("-o", "--output", help="Markdown file to write.")] = Path("BENCHMARKS.md"),
+    figure: Annotated[Path, typer.Option(help="PNG of bicubic | ours | HR crops to write.")] = Path("docs/comparison.png"),
+    size: Annotated[str, typer.Option(help="LR input HxW for the latency.")] = "540x960",
+    runs: Annotated[int, typer.Option(help="Timed runs per form after warm-up.")] = 10,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads [default: the runtimes'].")] = None,
+) -> None:
+    """Regenerate BENCHMARKS.md from scratch: PSNR/SSIM of bicubic, float, folded and int8 per
+    model and set, latency, parameters and MACs, machine, quoted published rows; and the figure."""
+    import shlex
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from keras_sr.report import PRETRAINED_DIR, generate_report
+
+    h, w = parse_size(size)
+    names = [s.strip() for s in sets.split(",") if s.strip()]
+    models_dir = models if models is not None else PRETRAINED_DIR
+    args = ["sr-tool", "report", "--data", str(data)]
+    if models is not None:
+        args += ["--models", str(models)]
+    args += ["--sets", ",".join(names), "-o", str(output), "--figure", str(figure),
+             "--size", f"{h}x{w}", "--runs", str(runs)]
+    if threads is not None:
+        args += ["--threads", str(threads)]
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("report", total=None)
+
+        def progress(label: str, done: int, total: int) -> None:
+            bar.update(task, description=label, completed=done, total=total)
+
+        result = generate_report(models_dir, data, names, output, figure, (h, w), runs, threads,
+                                 shlex.join(args), progress)
+    for r in result.models:
+        cells = ", ".join(f"{s} int8 {r.quality.int8[s][0]:.2f} dB ({r.quality.int8_loss(s):+.3f})"
+                          for s in names)
+        typer.echo(f"{r.model.name}: {cells}; int8 {r.latency.int8_ms:.1f} ms")
+    typer.echo(f"wrote {result.output} and {result.figure} (figure model: {result.figure_model})")
+
+
 if __name__ == "__main__":
     app()

@@ -117,15 +117,21 @@ class EvalReport:
 
 def evaluate(model_path: str, folders: Sequence[Path], scale: int | None = None,
              self_ensemble: bool = False,
-             on_image: Callable[[str], None] | None = None) -> EvalReport:
+             on_image: Callable[[str], None] | None = None,
+             training_time: bool = False) -> EvalReport:
     """Evaluate a model (run dir, .keras, .tflite, or ``"bicubic"`` for the baseline alone) on
-    folders of HR images. ``scale`` defaults to the model's; it must match it."""
+    folders of HR images. ``scale`` defaults to the model's; it must match it.
+    ``training_time`` (run dirs only) evaluates the training-time network (ECB branches
+    expanded) instead of the plain network folded in memory."""
     model = None
     description = "bicubic baseline only"
+    if training_time and not Path(model_path).is_dir():
+        raise UserError(f"{model_path}: the training-time network needs a run directory")
     if str(model_path) != BICUBIC:
-        from keras_sr.runtime import load_sr_model
+        from keras_sr.runtime import load_keras_sr_model, load_sr_model
 
-        model = load_sr_model(Path(model_path))
+        model = (load_keras_sr_model(Path(model_path), training_time=True) if training_time
+                 else load_sr_model(Path(model_path)))
         description = model.describe()
         if scale is None:
             scale = model.scale

@@ -42,8 +42,8 @@ ALLOWED_OPS = {
 
 @dataclasses.dataclass
 class QuantReport:
-    """Mean PSNR (dB) over the calibration images; on the model's channel (Y or RGB), LR made
-    from each image as HR; ``vs_hr`` fields shave ``scale`` pixels like the benchmarks."""
+    """Mean PSNR-Y (dB) over the calibration images, each used as HR with its LR made by
+    bicubic downscaling; the ``*_hr`` fields shave ``scale`` pixels like the benchmarks."""
 
     images: int
     tflite_vs_float: float
@@ -236,9 +236,10 @@ def calibration_patches(images: list[np.ndarray], config: ModelConfig, samples: 
 
 def quantization_report(float_model: KerasSRModel, content: bytes, images: list[np.ndarray],
                         config: ModelConfig) -> QuantReport:
-    """PSNR of the converted model against the float plain model, and of both against HR,
-    on whole calibration images (at most :data:`REPORT_MAX_IMAGES`)."""
-    from keras_sr.metrics import PIXEL_MAX, to_y
+    """PSNR on Y (the benchmark protocol of :mod:`keras_sr.metrics`) of the converted model
+    against the float plain model, and of both against HR (shave = scale), on whole
+    calibration images (at most :data:`REPORT_MAX_IMAGES`)."""
+    from keras_sr.metrics import psnr_y, to_y
     from keras_sr.runtime import read_metadata
 
     tflite = TFLiteSRModel(content, read_metadata(content))
@@ -246,21 +247,12 @@ def quantization_report(float_model: KerasSRModel, content: bytes, images: list[
     s = config.scale
     for image in images[:REPORT_MAX_IMAGES]:
         hr, lr = lr_input(image, config)
-        ref = float_model(lr).astype(np.float64)
-        out = tflite(lr).astype(np.float64)
-        target = to_y(hr)[:, :, None] if config.colors == 1 else hr.astype(np.float64)
-        to_float.append(_psnr(out, ref, 0, PIXEL_MAX))
-        float_hr.append(_psnr(ref, target, s, PIXEL_MAX))
-        tflite_hr.append(_psnr(out, target, s, PIXEL_MAX))
+        ref, out, target = to_y(float_model(lr)), to_y(tflite(lr)), to_y(hr)
+        to_float.append(psnr_y(out, ref, 0))
+        float_hr.append(psnr_y(ref, target, s))
+        tflite_hr.append(psnr_y(out, target, s))
     return QuantReport(len(to_float), float(np.mean(to_float)), float(np.mean(float_hr)),
                        float(np.mean(tflite_hr)))
-
-
-def _psnr(a: np.ndarray, b: np.ndarray, shave: int, peak: float) -> float:
-    if shave:
-        a, b = a[shave:-shave, shave:-shave], b[shave:-shave, shave:-shave]
-    mse = float(np.mean((a - b) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(peak ** 2 / mse)
 
 
 def _pixel_units_io(content: bytes) -> bytes:

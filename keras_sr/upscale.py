@@ -112,6 +112,15 @@ def upscale_file(model: SRModel, source: Path, target: Path, tile: int | None = 
     return UpscaleResult(source, target, image.pixels.shape[:2], (height, width), image.warnings)
 
 
+def upscale_image(model: SRModel, pixels: np.ndarray, tile: int | None = None) -> np.ndarray:
+    """Upscale one decoded image in memory (HxW or HxWxC uint8, as :func:`load_image` gives)
+    exactly as :func:`upscale_file` would write it: (sH)x(sW)xC uint8."""
+    height, width, channels, bands = upscale_bands(model, LoadedImage(pixels, []), tile)
+    out = np.concatenate([band for _, band in bands], axis=0)
+    assert out.shape == (height, width, channels), (out.shape, height, width, channels)
+    return out
+
+
 def upscale_bands(model: SRModel, image: LoadedImage, tile: int | None = None
                   ) -> tuple[int, int, int, Iterator[tuple[int, np.ndarray]]]:
     """(out height, out width, channels, bands): bands yield (LR rows done, uint8 output rows)."""
