@@ -23,6 +23,7 @@ _EXPORTS = {
     "load_run": "keras_sr.runs",
     "save_run": "keras_sr.runs",
     "load_plain": "keras_sr.runs",
+    "load_sr_model": "keras_sr.runtime",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from keras_sr.folding import fold
     from keras_sr.models import build_model, build_plain_model
     from keras_sr.runs import load_plain, load_run, save_run
+    from keras_sr.runtime import load_sr_model
 
 
 def __getattr__(name: str):

@@ -69,8 +69,10 @@ def fold(
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the plain .keras model.")],
     check_size: Annotated[str, typer.Option(help="HxW of the random LR image used to check the fold.")] = "256x256",
 ) -> None:
-    """Fold a trained run into a plain network (conv + activation, depth-to-space, clip),
-    check it against the training-time network, and save it as .keras."""
+    """Fold a trained run into the plain network and save it as .keras.
+
+    The plain network is conv + activation, depth-to-space and clip; it is checked against the
+    training-time network on a random image and the max abs difference is printed."""
     from keras_sr.runs import fold_run
 
     size = parse_size(check_size)
@@ -173,8 +175,9 @@ def div2k(
     folder: Annotated[Path, typer.Argument(help="Where to download and unpack DIV2K.")],
     valid: Annotated[bool, typer.Option(help="Also fetch the 100 validation images.")] = True,
 ) -> None:
-    """Download DIV2K's HR images from the official site (resumable, SHA-256 checked) and unpack
-    them, ready for `train --data`."""
+    """Download DIV2K's HR images (resumable, SHA-256 checked), ready for `train --data`.
+
+    From the official site, unpacked into FOLDER."""
     from keras_sr.div2k import download_div2k
 
     parts = ("train_hr", "valid_hr") if valid else ("train_hr",)
@@ -231,8 +234,10 @@ def tflite(
     input_size: Annotated[Optional[str], typer.Option(
         help="Fix the input to HxW LR pixels (for the Android GPU delegate) [default: dynamic].")] = None,
 ) -> None:
-    """Export to TFLite with metadata (float32 by default): check the op list and GPU-delegate
-    compatibility, and report the PSNR loss against the float plain model."""
+    """Export to TFLite (float32, --fp16 or full-integer --int8) with metadata.
+
+    Checks the op list and GPU-delegate compatibility, and reports the PSNR loss against the
+    float plain model."""
     from keras_sr.export import export_tflite
 
     if int8 and fp16:
@@ -342,15 +347,20 @@ def report(
     models: Annotated[Optional[Path], typer.Option(
         help="Folder of models: NAME/ run dirs with NAME.keras and NAME_int8.tflite beside them "
              "[default: the bundled pretrained folder].")] = None,
-    sets: Annotated[str, typer.Option(help="Comma-separated subfolders of --data to evaluate on.")] = "Set5,Set14",
-    output: Annotated[Path, typer.Option("-o", "--output", help="Markdown file to write.")] = Path("BENCHMARKS.md"),
-    figure: Annotated[Path, typer.Option(help="PNG of bicubic | ours | HR crops to write.")] = Path("docs/comparison.png"),
+    sets: Annotated[str, typer.Option(
+        help="Comma-separated subfolders of --data to evaluate on.")] = "Set5,Set14",
+    output: Annotated[Path, typer.Option(
+        "-o", "--output", help="Markdown file to write.")] = Path("BENCHMARKS.md"),
+    figure: Annotated[Path, typer.Option(
+        help="PNG of bicubic | ours | HR crops to write.")] = Path("docs/comparison.png"),
     size: Annotated[str, typer.Option(help="LR input HxW for the latency.")] = "540x960",
     runs: Annotated[int, typer.Option(help="Timed runs per form after warm-up.")] = 10,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads [default: the runtimes'].")] = None,
 ) -> None:
-    """Regenerate BENCHMARKS.md from scratch: PSNR/SSIM of bicubic, float, folded and int8 per
-    model and set, latency, parameters and MACs, machine, quoted published rows; and the figure."""
+    """Regenerate BENCHMARKS.md and the comparison figure from scratch.
+
+    PSNR/SSIM of bicubic, float, folded and int8 per model and set, latency, parameters and
+    MACs, machine, and the published rows (quoted)."""
     import shlex
 
     from rich.console import Console
