@@ -229,10 +229,10 @@ def tflite(
     fp16: Annotated[bool, typer.Option("--fp16", help="Float16 weights (float32 input and output).")] = False,
     calib: Annotated[Optional[Path], typer.Option(
         help="Folder of HR images for int8 calibration and the quantization report "
-             "[default: the bundled samples].")] = None,
+             "(default: the bundled samples).")] = None,
     calib_samples: Annotated[int, typer.Option(help="Number of 64x64 LR calibration patches.")] = 100,
     input_size: Annotated[Optional[str], typer.Option(
-        help="Fix the input to HxW LR pixels (for the Android GPU delegate) [default: dynamic].")] = None,
+        help="Fix the input to HxW LR pixels (for the Android GPU delegate) (default: dynamic).")] = None,
 ) -> None:
     """Export to TFLite (float32, --fp16 or full-integer --int8) with metadata.
 
@@ -266,10 +266,10 @@ def upscale(
     output: Annotated[Path, typer.Option(
         "-o", "--output", help="Output image (one input) or folder (several inputs or a folder).")],
     model: Annotated[Optional[Path], typer.Option(
-        help="A .tflite, folded .keras or run directory [default: the bundled model].")] = None,
+        help="A .tflite, folded .keras or run directory (default: the bundled model).")] = None,
     scale: Annotated[Optional[int], typer.Option(help="Refuse a model with another scale.")] = None,
     tile: Annotated[Optional[int], typer.Option(
-        help="Tile size in LR pixels [default: 256, or the model's fixed input size].")] = None,
+        help="Tile size in LR pixels (default: 256, or the model's fixed input size).")] = None,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads for TFLite models.")] = None,
 ) -> None:
     """Upscale images with a super-resolution model, in tiles (any size, same result as whole)."""
@@ -309,13 +309,13 @@ def bench(
     models: Annotated[list[Path], typer.Argument(
         help="A .tflite, .keras or run directory; several to compare them on the same input.")],
     size: Annotated[str, typer.Option(help="LR input HxW.")] = "540x960",
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads [default: the runtime's].")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads (default: the runtime's).")] = None,
     runs: Annotated[int, typer.Option(help="Timed runs after warm-up.")] = 10,
     warmup: Annotated[int, typer.Option(help="Untimed warm-up runs.")] = 2,
     compare: Annotated[Optional[bool], typer.Option(
         "--compare/--no-compare",
         help="Also time the int8 and float32 TFLite conversions and the keras forms "
-             "[default: on for run directories and .keras files].")] = None,
+             "(default: on for run directories and .keras files).")] = None,
 ) -> None:
     """Latency (median, min, max) and output megapixels/s; ratios against the first row."""
     from rich.console import Console
@@ -346,7 +346,7 @@ def report(
     data: Annotated[Path, typer.Option(help="Folder holding the benchmark sets as subfolders of HR images.")],
     models: Annotated[Optional[Path], typer.Option(
         help="Folder of models: NAME/ run dirs with NAME.keras and NAME_int8.tflite beside them "
-             "[default: the bundled pretrained folder].")] = None,
+             "(default: the bundled pretrained folder).")] = None,
     sets: Annotated[str, typer.Option(
         help="Comma-separated subfolders of --data to evaluate on.")] = "Set5,Set14",
     output: Annotated[Path, typer.Option(
@@ -355,7 +355,7 @@ def report(
         help="PNG of bicubic | ours | HR crops to write.")] = Path("docs/comparison.png"),
     size: Annotated[str, typer.Option(help="LR input HxW for the latency.")] = "540x960",
     runs: Annotated[int, typer.Option(help="Timed runs per form after warm-up.")] = 10,
-    threads: Annotated[Optional[int], typer.Option(help="CPU threads [default: the runtimes'].")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads (default: the runtimes').")] = None,
 ) -> None:
     """Regenerate BENCHMARKS.md and the comparison figure from scratch.
 
@@ -378,7 +378,8 @@ def report(
              "--size", f"{h}x{w}", "--runs", str(runs)]
     if threads is not None:
         args += ["--threads", str(threads)]
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
+    console = Console(stderr=True)
+    with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
         task = bar.add_task("report", total=None)
 
         def progress(label: str, done: int, total: int) -> None:

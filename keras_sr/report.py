@@ -1,0 +1,545 @@
+"""BENCHMARKS.md, regenerated from scratch: quality, latency, size, machine, and a figure.
+
+For every bundled model (see :func:`discover_models` for the layout) and every benchmark set:
+
+* quality: PSNR/SSIM on Y, shave = scale (:func:`keras_sr.evaluate.evaluate`, the code of
+  ``sr-tool eval``) of the bicubic baseline, the float training-time network (run dir, ECB
+  branches expanded), the folded ``.keras`` and the int8 ``.tflite``, and int8 minus float;
+* latency: the int8 ``.tflite``, the float32 TFLite conversion of the plain network (same
+  runtime) and the training-time network on one random LR image (:mod:`keras_sr.bench`);
+* size: parameters of the training-time and folded networks, and multiply-accumulates per
+  output (HR) pixel of the folded network, counted from its convolution kernels.
+
+Published figures are listed beside them in :data:`QUOTED`, marked as quoted, never measured.
+The figure (:func:`comparison_figure`) shows bicubic | ours | HR crops of two bundled samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.metadata
+import os
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from keras_sr.errors import UserError
+from keras_sr.files import atomic_path
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+SAMPLES_DIR = Path(__file__).parent / "samples"
+DEFAULT_SETS = ("Set5", "Set14")
+DEFAULT_OUTPUT = Path("BENCHMARKS.md")
+DEFAULT_FIGURE = Path("docs/comparison.png")
+FIGURE_MODEL = "ecbsr_x2_m4c16_relu_y"  # "ours" in the figure, when bundled
+FIGURE_IMAGES = ("astronaut.png", "coffee.png")  # public domain / CC0 (samples/README.md)
+FIGURE_CROP = 48  # HR pixels per side of each crop
+FIGURE_ZOOM = 4  # nearest-neighbour enlargement of the crops
+FIGURE_LABEL = 18  # pixels of label strip above each panel
+FIGURE_GAP = 6  # pixels between panels and rows
+FIGURE_PANELS = ("bicubic", "ours", "HR")
+INT8_SUFFIX = "_int8.tflite"
+
+
+@dataclasses.dataclass(frozen=True)
+class Quoted:
+    """A published result, quoted (not measured here). ``scores``: set -> (PSNR dB, SSIM or
+    None). ``ref`` keys :data:`SOURCES`."""
+
+    method: str
+    scale: int
+    scores: dict[str, tuple[float, float | None]]
+    ref: str
+
+
+SOURCES = {
+    "vdsr": "Kim et al., *Accurate Image Super-Resolution Using Very Deep Convolutional Networks*, "
+            "CVPR 2016, Table 3 (the standard bicubic row, also in EDSR, Lim et al., CVPRW 2017)",
+    "fsrcnn": "Dong et al., *Accelerating the Super-Resolution Convolutional Neural Network*, "
+              "ECCV 2016 (FSRCNN, 12K parameters)",
+    "ecbsr": "Zhang et al., *Edge-oriented Convolution Block for Real-time Super Resolution on "
+             "Mobile Devices*, ACM MM 2021",
+    "etds": "Chao et al., *Equivalent Transformation and Dual Stream Network Construction for "
+            "Mobile Image Super-Resolution*, CVPR 2023, Table 2 (their ECBSR-M4C16 re-implementation, RGB)",
+}
+
+QUOTED: tuple[Quoted, ...] = (
+    Quoted("Bicubic", 2, {"Set5": (33.66, 0.9299), "Set14": (30.24, 0.8688)}, "vdsr"),
+    Quoted("Bicubic", 3, {"Set5": (30.39, 0.8682), "Set14": (27.55, 0.7742)}, "vdsr"),
+    Quoted("Bicubic", 4, {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027)}, "vdsr"),
+    Quoted("FSRCNN (12K)", 2, {"Set5": (37.00, None), "Set14": (32.63, None)}, "fsrcnn"),
+    Quoted("FSRCNN (12K)", 4, {"Set5": (30.72, None), "Set14": (27.61, None)}, "fsrcnn"),
+    Quoted("ECBSR-M4C16 (Y)", 2, {"Set5": (37.33, None)}, "ecbsr"),
+    Quoted("ECBSR-M4C16 (RGB re-impl.)", 2, {"Set5": (37.18, None), "Set14": (32.79, None)}, "etds"),
+    Quoted("ECBSR-M4C16 (RGB re-impl.)", 4, {"Set5": (30.87, None), "Set14": (27.80, None)}, "etds"),
+)
+
+# (model, scale, LR input, device and delegate, int8 latency ms, source key)
+QUOTED_LATENCY = (
+    ("ECBSR-M4C16 int8", 2, "640x360", "MediaTek Dimensity 8100, NNAPI", 6.15, "etds"),
+    ("ECBSR-M4C16 int8", 2, "640x360", "Qualcomm Snapdragon 8 Gen 1, NNAPI", 31.6, "etds"),
+)
+
+# Progress callback: (what is being done, steps done, steps in total).
+Progress = Callable[[str, int, int], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class BundledModel:
+    """One model in the pretrained layout: ``NAME/`` run dir, ``NAME.keras``, ``NAME_int8.tflite``."""
+
+    name: str
+    run_dir: Path
+    folded: Path
+    int8: Path
+    scale: int
+    colors: int
+
+
+def discover_models(models_dir: Path) -> list[BundledModel]:
+    """Every model in ``models_dir``: each subfolder with a ``config.json`` is a run dir NAME,
+    which needs ``NAME.keras`` and ``NAME_int8.tflite`` beside it. Sorted by scale, then name."""
+    from keras_sr.config import CONFIG_FILE, ModelConfig
+
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        raise UserError(f"{models_dir}: no such models folder")
+    found = []
+    for run_dir in sorted(p for p in models_dir.iterdir() if (p / CONFIG_FILE).is_file()):
+        folded = models_dir / f"{run_dir.name}.keras"
+        int8 = models_dir / f"{run_dir.name}{INT8_SUFFIX}"
+        for path, how in ((folded, "sr-tool fold"), (int8, "sr-tool tflite --int8")):
+            if not path.is_file():
+                raise UserError(f"{run_dir}: {path.name} is missing beside it (make it with {how})")
+        config = ModelConfig.load(run_dir / CONFIG_FILE)
+        found.append(BundledModel(run_dir.name, run_dir, folded, int8, config.scale, config.colors))
+    if not found:
+        raise UserError(f"{models_dir}: no models found (expected NAME/{CONFIG_FILE} run folders "
+                        f"with NAME.keras and NAME{INT8_SUFFIX} beside them)")
+    return sorted(found, key=lambda m: (m.scale, m.name))
+
+
+@dataclasses.dataclass
+class Quality:
+    """Mean (PSNR dB, SSIM) on Y per set name, for each form of one model."""
+
+    bicubic: dict[str, tuple[float, float]]
+    training_time: dict[str, tuple[float, float]]
+    folded: dict[str, tuple[float, float]]
+    int8: dict[str, tuple[float, float]]
+
+    def int8_loss(self, name: str) -> float:
+        """int8 minus float training-time PSNR (dB) on one set."""
+        return self.int8[name][0] - self.training_time[name][0]
+
+
+@dataclasses.dataclass
+class Latency:
+    """Median latency (ms) on one LR input of ``size`` (H, W) for a model of ``scale``."""
+
+    size: tuple[int, int]
+    scale: int
+    int8_ms: float
+    fp32_ms: float
+    training_time_ms: float
+    runtime: str
+    tf_runtime: str
+
+
+@dataclasses.dataclass
+class Size:
+    training_time_params: int
+    folded_params: int
+    macs_per_output_pixel: float
+    convs: int
+
+
+@dataclasses.dataclass
+class ModelResult:
+    model: BundledModel
+    quality: Quality
+    latency: Latency
+    size: Size
+
+
+@dataclasses.dataclass
+class ReportResult:
+    output: Path
+    figure: Path | None
+    models: list[ModelResult]
+    figure_model: str | None
+
+
+def measure_quality(model: BundledModel, folders: Sequence[Path],
+                    on_form: Callable[[str], None] | None = None) -> Quality:
+    """Evaluate the three forms of ``model`` (and bicubic) on ``folders`` with the code of
+    ``sr-tool eval``."""
+    from keras_sr.evaluate import evaluate
+
+    def means(report, which: str) -> dict[str, tuple[float, float]]:
+        return {d.name: d.mean(which) for d in report.datasets}
+
+    forms = (("float training-time", dict(model_path=str(model.run_dir), training_time=True)),
+             ("folded .keras", dict(model_path=str(model.folded))),
+             ("int8 .tflite", dict(model_path=str(model.int8))))
+    reports = []
+    for label, kwargs in forms:
+        if on_form:
+            on_form(label)
+        reports.append(evaluate(folders=folders, **kwargs))
+    return Quality(means(reports[0], "bicubic"), *(means(r, "model") for r in reports))
+
+
+def measure_latency(model: BundledModel, size: tuple[int, int], runs: int, threads: int | None,
+                    warmup: int | None = None) -> Latency:
+    """Median latency of the int8 file, the float32 TFLite conversion of the plain network
+    (same runtime) and the training-time network, on the same random LR image of ``size``."""
+    from keras_sr.bench import DEFAULT_WARMUP, bench_forms, model_forms
+    from keras_sr.runtime import load_sr_model
+
+    converted = dict(model_forms(model.run_dir, threads, compare=True))
+    forms = [("int8 tflite", lambda: load_sr_model(model.int8, threads)),
+             ("float32 tflite", converted["float32 tflite"]),
+             ("training-time keras", converted["training-time keras"])]
+    int8, fp32, training = bench_forms(forms, size, threads, runs,
+                                       DEFAULT_WARMUP if warmup is None else warmup)
+    return Latency(size, model.scale, int8.median_ms, fp32.median_ms, training.median_ms,
+                   int8.runtime, training.runtime)
+
+
+def measure_size(model: BundledModel) -> Size:
+    """Parameters of both networks; MACs per HR pixel of the folded one: the sum over its
+    convolutions of kh * kw * cin * cout (per LR pixel), divided by scale^2."""
+    from keras_sr.runs import load_plain, load_run
+
+    training, _ = load_run(model.run_dir)
+    plain = load_plain(model.folded)
+    macs, convs = 0, 0
+    for layer in plain.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None and len(kernel.shape) == 4:  # Conv2D: (kh, kw, cin, cout)
+            macs += int(np.prod(kernel.shape))
+            convs += 1
+    return Size(training.count_params(), plain.count_params(), macs / model.scale ** 2, convs)
+
+
+def machine_info() -> dict[str, str]:
+    """CPU, cores, OS and the versions of Python, TensorFlow, tf-keras, the TFLite runtime and
+    numpy, and the date (UTC)."""
+    from keras_sr.runtime import runtime_name
+
+    def version(dist: str) -> str:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "CPU": _cpu_model(),
+        "cores": f"{os.cpu_count()} logical ({usable} usable by this process)",
+        "OS": platform.platform(),
+        "Python": sys.version.split()[0],
+        "TensorFlow": version("tensorflow"),
+        "tf-keras": version("tf-keras"),
+        "TFLite runtime": runtime_name(),
+        "numpy": np.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "processor\t: ")) and ":" in line:
+                value = line.split(":", 1)[1].strip()
+                if value and not value.isdigit():
+                    return value
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def generate_report(models_dir: Path = PRETRAINED_DIR, data_dir: Path | None = None,
+                    sets: Sequence[str] = DEFAULT_SETS, output: Path = DEFAULT_OUTPUT,
+                    figure: Path | None = DEFAULT_FIGURE, size: tuple[int, int] = (540, 960),
+                    runs: int = 10, threads: int | None = None, command: str = "",
+                    progress: Progress | None = None, warmup: int | None = None) -> ReportResult:
+    """Measure every model of ``models_dir`` on ``data_dir/<set>`` for each set, draw the
+    figure (``None``: none) and write the markdown to ``output``; both written atomically.
+    ``command`` is the command line quoted in the file."""
+    if data_dir is None or not Path(data_dir).is_dir():
+        raise UserError(f"{data_dir}: no such data folder (give --data, the folder holding "
+                        f"{', '.join(sets)})")
+    if not sets:
+        raise UserError("give at least one benchmark set (--sets Set5,Set14)")
+    folders = [Path(data_dir) / name for name in sets]
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserError(f"{folder}: no such benchmark set (expected a folder of HR images)")
+    if runs < 1:
+        raise UserError("--runs must be >= 1")
+    output = Path(output)
+    for path in (output, figure):
+        if path is not None and not Path(path).parent.is_dir():
+            raise UserError(f"{Path(path).parent}: output folder does not exist")
+    models = discover_models(models_dir)
+    figure_model = _figure_model(models) if figure is not None else None
+
+    total = len(models) * (3 + 2) + (figure is not None)
+    done = 0
+
+    def step(label: str) -> None:
+        nonlocal done
+        if progress:
+            progress(label, done, total)
+        done += 1
+
+    results = []
+    for model in models:
+        quality = measure_quality(model, folders, lambda form: step(f"{model.name}: eval {form}"))
+        step(f"{model.name}: latency at {size[0]}x{size[1]}")
+        latency = measure_latency(model, size, runs, threads, warmup)
+        step(f"{model.name}: parameters and MACs")
+        results.append(ModelResult(model, quality, latency, measure_size(model)))
+    if figure is not None:
+        step(f"figure with {figure_model.name}")
+        comparison_figure(figure_model.int8, Path(figure))
+    if progress:
+        progress("done", total, total)
+    text = render_markdown(results, list(sets), machine_info(), command, figure, output, figure_model)
+    try:
+        with atomic_path(output) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{output}: cannot write ({exc.strerror or exc})") from None
+    return ReportResult(output, figure, results, figure_model.name if figure_model else None)
+
+
+def _figure_model(models: list[BundledModel]) -> BundledModel:
+    """The default model if bundled, else the first x2 Y model, else the first model."""
+    for pick in (lambda m: m.name == FIGURE_MODEL, lambda m: m.scale == 2 and m.colors == 1,
+                 lambda m: True):
+        for model in models:
+            if pick(model):
+                return model
+    raise AssertionError("no models")
+
+
+# --- markdown ---------------------------------------------------------------------------------
+
+def _score(value: tuple[float, float | None] | None) -> str:
+    if value is None:
+        return "–"
+    psnr, ssim = value
+    return f"{psnr:.2f}" if ssim is None else f"{psnr:.2f} / {ssim:.4f}"
+
+
+def _colors(colors: int) -> str:
+    return "Y" if colors == 1 else "RGB"
+
+
+def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[str, str],
+                    command: str, figure: Path | None, output: Path,
+                    figure_model: BundledModel | None) -> str:
+    """The whole BENCHMARKS.md text."""
+    refs = list(SOURCES)
+    cite = {key: f"[{i + 1}]" for i, key in enumerate(refs)}
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated from scratch by `sr-tool report`; do not edit by hand. To regenerate:",
+        "",
+        "```bash",
+        command or "sr-tool report --data DATASETS",
+        "```",
+        "",
+        "Rows marked **measured** were computed by this command on the machine below; rows marked "
+        "*quoted* are copied from the cited papers and were not measured here.",
+        "",
+        "## Quality",
+        "",
+        "PSNR (dB) / SSIM on the Y channel (MATLAB BT.601), `scale` pixels shaved at each border; "
+        "LR images made with MATLAB's bicubic `imresize` on the uint8 HR, as in `sr-tool eval` "
+        "(the same code). *training-time*: the float network as trained (ECB branches expanded); "
+        "*folded*: the plain float `.keras`; *int8*: the full-integer `.tflite` on the LiteRT "
+        "CPU runtime. The bicubic row uses the published (SRCNN-era) protocol and reproduces the "
+        "quoted bicubic figures.",
+        "",
+    ]
+    scales = sorted({r.model.scale for r in results} | {q.scale for q in QUOTED})
+    for scale in scales:
+        ours = [r for r in results if r.model.scale == scale]
+        quoted = [q for q in QUOTED if q.scale == scale and any(s in q.scores for s in sets)]
+        if not ours:
+            continue
+        lines += [f"### x{scale}", "",
+                  "| method | " + " | ".join(sets) + " | |",
+                  "|---|" + "---:|" * len(sets) + "---|"]
+        for q in quoted:
+            cells = [_score(q.scores.get(s)) for s in sets]
+            lines.append(f"| {q.method} | " + " | ".join(cells) + f" | *quoted* {cite[q.ref]} |")
+        bicubic = ours[0].quality.bicubic
+        lines.append("| Bicubic | " + " | ".join(_score(bicubic[s]) for s in sets) + " | **measured** |")
+        for r in ours:
+            q, name = r.quality, r.model.name
+            for label, scores in (("float, training-time", q.training_time),
+                                  ("folded float .keras", q.folded), ("int8 .tflite", q.int8)):
+                lines.append(f"| `{name}` {label} | " + " | ".join(_score(scores[s]) for s in sets)
+                             + " | **measured** |")
+            lines.append(f"| `{name}` int8 − float (dB) | "
+                         + " | ".join(f"{q.int8_loss(s):+.3f}" for s in sets) + " | **measured** |")
+        lines.append("")
+        if any(r.model.colors == 3 for r in ours):
+            lines += ["RGB models are scored on Y of their RGB output, like the Y models.", ""]
+
+    lines += _latency_section(results, cite)
+    lines += _size_section(results)
+    if figure is not None and figure_model is not None:
+        link = Path(os.path.relpath(Path(figure).resolve(), Path(output).resolve().parent)).as_posix()
+        lines += ["## Visual comparison", "",
+                  f"Crops of two bundled sample images (`keras_sr/samples/`, public domain and CC0): "
+                  f"the HR image downscaled x{figure_model.scale} with MATLAB bicubic, then upscaled "
+                  f"with bicubic and with `{figure_model.name}{INT8_SUFFIX}` through `sr-tool upscale`'s "
+                  f"code (Y by the model, Cb/Cr bicubic for Y models), next to the HR image; "
+                  f"enlarged {FIGURE_ZOOM}x with nearest neighbour.", "",
+                  f"![bicubic, ours and HR crops]({link})", ""]
+    lines += ["## Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in machine.items()]
+    lines += ["", "## Sources of quoted figures", ""]
+    lines += [f"{cite[key]} {SOURCES[key]}" + ("  " if i < len(refs) - 1 else "")
+              for i, key in enumerate(refs)]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _latency_section(results: list[ModelResult], cite: dict[str, str]) -> list[str]:
+    first = results[0].latency
+    lines = [
+        "## Latency", "",
+        f"Median of the timed runs after warm-up, whole image at once, one random uint8 LR image "
+        f"per model; the int8 and float32 TFLite models on {first.runtime} (CPU, XNNPACK), the "
+        f"training-time network on {first.tf_runtime}. *fp32 plain* is the folded network converted "
+        f"to float32 TFLite in memory. The LR input is the same for every scale, so x3 and x4 "
+        f"models produce larger outputs.", "",
+        "| model | LR input | output | int8 (ms) | fp32 plain (ms) | training-time (ms) "
+        "| fp32 / int8 | training-time / int8 |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lat = r.latency
+        h, w = lat.size
+        lines.append(f"| `{r.model.name}` | {h}x{w} | {h * lat.scale}x{w * lat.scale} "
+                     f"| {_ms(lat.int8_ms)} | {_ms(lat.fp32_ms)} | {_ms(lat.training_time_ms)} "
+                     f"| {lat.fp32_ms / lat.int8_ms:.2f}x | {lat.training_time_ms / lat.int8_ms:.2f}x |")
+    lines += ["", "Quoted on-device latency (*not measured here*; LR input as in the source):", "",
+              "| model | scale | LR input | device | int8 latency (ms) | |",
+              "|---|---|---|---|---:|---|"]
+    for model, scale, lr, device, ms, ref in QUOTED_LATENCY:
+        lines.append(f"| {model} | x{scale} | {lr} | {device} | {ms:g} | *quoted* {cite[ref]} |")
+    return lines + [""]
+
+
+def _ms(value: float) -> str:
+    """Milliseconds with about three significant digits (tiny test models run in microseconds)."""
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}" if value >= 1 else f"{value:.3f}"
+
+
+def _size_section(results: list[ModelResult]) -> list[str]:
+    lines = [
+        "## Size", "",
+        "Parameters of the training-time network (ECB branches) and of the folded plain network "
+        "(3x3 convolutions whose hidden layers also carry the input, for the folded residual); "
+        "multiply-accumulates per output (HR) pixel of the folded network: the sum over its "
+        "convolutions of 3 · 3 · c_in · c_out per LR pixel, divided by scale².", "",
+        "| model | scale | colors | params (training-time) | params (folded) | convs "
+        "| MACs / output pixel |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        s = r.size
+        lines.append(f"| `{r.model.name}` | x{r.model.scale} | {_colors(r.model.colors)} "
+                     f"| {s.training_time_params:,} | {s.folded_params:,} | {s.convs} "
+                     f"| {s.macs_per_output_pixel:,.0f} |")
+    return lines + [""]
+
+
+# --- figure -----------------------------------------------------------------------------------
+
+def figure_size(rows: int = len(FIGURE_IMAGES)) -> tuple[int, int]:
+    """(width, height) in pixels of the comparison figure."""
+    panel = FIGURE_CROP * FIGURE_ZOOM
+    width = len(FIGURE_PANELS) * panel + (len(FIGURE_PANELS) + 1) * FIGURE_GAP
+    height = rows * (FIGURE_LABEL + panel) + (rows + 1) * FIGURE_GAP
+    return width, height
+
+
+def detail_window(hr: np.ndarray, crop: int = FIGURE_CROP) -> tuple[int, int]:
+    """(top, left) of the ``crop`` x ``crop`` window of an HR image with the most edge energy
+    (sum of squared Y gradients), searched on a grid of crop/4 steps away from the borders."""
+    from keras_sr.metrics import to_y
+
+    y = to_y(hr) if hr.ndim == 3 else hr.astype(np.float64)
+    energy = np.zeros_like(y)
+    energy[:, 1:] += np.diff(y, axis=1) ** 2
+    energy[1:, :] += np.diff(y, axis=0) ** 2
+    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    step, margin = max(1, crop // 4), crop // 4
+    best, where = -1.0, (0, 0)
+    for top in range(min(margin, y.shape[0] - crop), y.shape[0] - crop + 1, step):
+        for left in range(min(margin, y.shape[1] - crop), y.shape[1] - crop + 1, step):
+            total = (integral[top + crop, left + crop] - integral[top, left + crop]
+                     - integral[top + crop, left] + integral[top, left])
+            if total > best:
+                best, where = total, (top, left)
+    return where
+
+
+def comparison_figure(model_path: Path, output: Path, images: Sequence[Path] | None = None) -> Path:
+    """Write a PNG of bicubic | ours | HR crops, one row per image (the bundled astronaut and
+    coffee samples by default): each HR image is downscaled with MATLAB bicubic, upscaled with
+    bicubic and with the model as ``sr-tool upscale`` does (Y by the model, Cb/Cr bicubic for a
+    Y model), and a detailed window is enlarged with nearest neighbour. Layout: see
+    :func:`figure_size`."""
+    from PIL import Image, ImageDraw
+
+    from keras_sr.images import load_image
+    from keras_sr.imresize import bicubic_downscale, bicubic_upscale
+    from keras_sr.runtime import load_sr_model
+    from keras_sr.upscale import upscale_image
+
+    model = load_sr_model(Path(model_path))
+    paths = [SAMPLES_DIR / name for name in FIGURE_IMAGES] if images is None else list(images)
+    canvas = Image.new("RGB", figure_size(len(paths)), "white")
+    draw = ImageDraw.Draw(canvas)
+    panel = FIGURE_CROP * FIGURE_ZOOM
+    for row, path in enumerate(paths):
+        pixels = load_image(path).pixels
+        pixels = np.repeat(pixels[:, :, None], 3, 2) if pixels.ndim == 2 else pixels[:, :, :3]
+        hr, lr = bicubic_downscale(pixels, model.scale)
+        if min(hr.shape[:2]) < FIGURE_CROP:
+            raise UserError(f"{path}: too small for a {FIGURE_CROP}-pixel crop")
+        ours = upscale_image(model, lr)
+        bicubic = bicubic_upscale(lr, model.scale)
+        top, left = detail_window(hr)
+        y0 = FIGURE_GAP + row * (FIGURE_LABEL + panel + FIGURE_GAP)
+        for col, (label, image) in enumerate(zip(FIGURE_PANELS, (bicubic, ours, hr))):
+            crop = np.ascontiguousarray(image[top:top + FIGURE_CROP, left:left + FIGURE_CROP, :3])
+            big = Image.fromarray(crop).resize((panel, panel), Image.Resampling.NEAREST)
+            x0 = FIGURE_GAP + col * (panel + FIGURE_GAP)
+            text = {0: f"{label} ({path.stem}, x{model.scale})", 1: f"{label} ({model.kind})"}
+            draw.text((x0 + 2, y0 + 3), text.get(col, label), fill="black")
+            canvas.paste(big, (x0, y0 + FIGURE_LABEL))
+    output = Path(output)
+    if not output.parent.is_dir():
+        raise UserError(f"{output.parent}: output folder does not exist")
+    try:
+        with atomic_path(output) as tmp:
+            canvas.save(tmp, format="PNG")
+    except OSError as exc:
+        raise UserError(f"{output}: cannot write ({exc.strerror or exc})") from None
+    return output
