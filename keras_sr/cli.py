@@ -51,7 +51,10 @@ def command(func):
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"sr-tool {__version__} (Python {sys.version.split()[0]})")
+        from keras_sr.runtime import runtime_name
+
+        typer.echo(f"sr-tool {__version__} (Python {sys.version.split()[0]}, "
+                   f"TFLite runtime: {runtime_name()})")
         raise typer.Exit()
 
 
