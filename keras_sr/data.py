@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_sr.errors import UserError
-from keras_sr.imresize import bicubic_downscale
+from keras_sr.imresize import bicubic_downscale, round_pixels
 from keras_sr.metrics import to_y
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -73,7 +73,7 @@ def model_input(lr: np.ndarray, colors: int) -> np.ndarray:
     if lr.ndim == 3 and lr.shape[2] == 1:
         lr = lr[:, :, 0]
     if colors == 1:
-        y = lr if lr.ndim == 2 else np.floor(np.clip(to_y(lr), 0.0, 255.0) + 0.5).astype(np.uint8)
+        y = lr if lr.ndim == 2 else round_pixels(to_y(lr))
         return y[:, :, None]
     return np.repeat(lr[:, :, None], 3, axis=2) if lr.ndim == 2 else lr
 

@@ -27,22 +27,18 @@ import numpy as np
 from keras_sr.config import SCALES
 from keras_sr.data import dihedral, inverse_dihedral, list_images, model_input, read_image
 from keras_sr.errors import UserError
-from keras_sr.imresize import bicubic_downscale, imresize
+from keras_sr.imresize import bicubic_downscale, imresize, round_pixels
 from keras_sr.metrics import SSIM_WINDOW, psnr_y, ssim_y, to_y
 
 BICUBIC = "bicubic"
 ENSEMBLE_SIZE = 8
 
 
-def _round_u8(x: np.ndarray) -> np.ndarray:
-    return np.floor(np.clip(x, 0.0, 255.0) + 0.5).astype(np.uint8)
-
-
 def bicubic_scores(hr: np.ndarray, scale: int) -> tuple[float, float]:
     """(PSNR, SSIM) of the published bicubic baseline for one uint8 HR image."""
     h, w = hr.shape[0] // scale * scale, hr.shape[1] // scale * scale
-    y_hr = _round_u8(to_y(hr[:h, :w]))
-    y_sr = _round_u8(imresize(imresize(y_hr.astype(np.float64), 1.0 / scale), float(scale)))
+    y_hr = round_pixels(to_y(hr[:h, :w]))
+    y_sr = round_pixels(imresize(imresize(y_hr.astype(np.float64), 1.0 / scale), float(scale)))
     return psnr_y(y_sr, y_hr, scale), ssim_y(y_sr, y_hr, scale)
 
 
@@ -57,7 +53,7 @@ def super_resolve(model: Callable[[np.ndarray], np.ndarray], lr: np.ndarray,
     for k in range(ENSEMBLE_SIZE):
         out = inverse_dihedral(model(np.ascontiguousarray(dihedral(lr, k))), k).astype(np.float64)
         total = out if total is None else total + out
-    return _round_u8(total / ENSEMBLE_SIZE)
+    return round_pixels(total / ENSEMBLE_SIZE)
 
 
 def model_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
@@ -65,7 +61,7 @@ def model_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, flo
     if sr.shape[2] == 1:
         sr_y, hr_y = sr[:, :, 0], to_y(hr)
     elif hr.ndim == 2:  # an RGB model on a grayscale image: compare gray with gray
-        sr_y, hr_y = _round_u8(sr.astype(np.float64).mean(axis=2)), hr
+        sr_y, hr_y = round_pixels(sr.astype(np.float64).mean(axis=2)), hr
     else:
         sr_y, hr_y = sr, hr
     return psnr_y(sr_y, hr_y, scale), ssim_y(sr_y, hr_y, scale)

@@ -131,6 +131,11 @@ def _round_uint8(x: np.ndarray) -> np.ndarray:
     return np.floor(np.clip(x, 0.0, 255.0) + 0.5)
 
 
+def round_pixels(x: np.ndarray) -> np.ndarray:
+    """Float pixels -> uint8: clip to 0..255 and round half up (as MATLAB's uint8 cast)."""
+    return _round_uint8(x).astype(np.uint8)
+
+
 def imresize(img: np.ndarray, scale: float) -> np.ndarray:
     """MATLAB ``imresize(img, scale, 'bicubic')``, antialiased when downscaling.
 

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from keras_sr.errors import UserError
+from keras_sr.imresize import round_pixels
 
 METADATA_NAME = "keras_sr"
 TFLITE_IDENTIFIER = b"TFL3"
@@ -28,11 +29,6 @@ TFLITE_IDENTIFIER = b"TFL3"
 _MODEL_BUFFERS, _MODEL_METADATA = 4, 6
 _METADATA_NAME, _METADATA_BUFFER = 0, 1
 _BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
-
-
-def round_pixels(x: np.ndarray) -> np.ndarray:
-    """Float pixels -> uint8: clip to 0..255 and round half up (as MATLAB's uint8 cast)."""
-    return np.floor(np.clip(x, 0.0, 255.0) + 0.5).astype(np.uint8)
 
 
 class SRModel:

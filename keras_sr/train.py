@@ -233,12 +233,13 @@ def validate(model, pairs, scale: int) -> float:
     rounded to uint8, as ``sr-tool eval`` measures."""
     import tensorflow as tf
 
+    from keras_sr.imresize import round_pixels
     from keras_sr.metrics import psnr_y
 
     scores = []
     for pair in pairs:
         out = model(tf.constant(pair.lr[None], tf.float32), training=False).numpy()[0]
-        sr = np.floor(np.clip(out, 0, 255) + 0.5).astype(np.uint8)
+        sr = round_pixels(out)
         hr = pair.hr
         if sr.shape[2] == 1:
             scores.append(psnr_y(sr[:, :, 0], hr[:, :, 0].astype(np.float64), scale))
