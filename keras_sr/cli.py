@@ -256,7 +256,7 @@ def tflite(
     typer.echo(f"GPU delegate (TF analyzer): {r.gpu_report.splitlines()[0]}")
     if r.quant:
         q = r.quant
-        typer.echo(f"PSNR on {r.calib_source}, model channel(s), shave = scale: "
+        typer.echo(f"PSNR-Y on {r.calib_source}, shave = scale: "
                    f"{r.quantization} vs float plain {q.tflite_vs_float:.2f} dB; vs HR: float "
                    f"{q.float_vs_hr:.3f} dB, {r.quantization} {q.tflite_vs_hr:.3f} dB "
                    f"(loss {q.float_vs_hr - q.tflite_vs_hr:+.3f} dB)")

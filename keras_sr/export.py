@@ -103,6 +103,8 @@ def convert(plain, config: ModelConfig, quantization: str, input_size: tuple[int
     (uint8 HxWxC); with a fixed ``input_size`` each is padded or cropped to it."""
     import tensorflow as tf
 
+    if quantization == "int8" and patches:
+        plain = balance_passthrough(plain, config, patches)
     shape = [1, *(input_size or (None, None)), config.colors]
     fn = tf.function(lambda lr: plain(lr, training=False),
                      input_signature=[tf.TensorSpec(shape, tf.float32, name="lr")])
@@ -128,6 +130,27 @@ def convert(plain, config: ModelConfig, quantization: str, input_size: tuple[int
     if quantization == "int8":
         content = _pixel_units_io(content)
     return content
+
+
+def balance_passthrough(plain, config: ModelConfig, patches: list[np.ndarray]):
+    """The plain model with its residual pass-through channels scaled, layer by layer, to the
+    largest feature activation seen on the calibration ``patches`` (same function in float; see
+    :func:`keras_sr.folding.scale_passthrough`). Without this, x (0..255) would set every hidden
+    layer's int8 range; measured on the bundled x2 RGB model, Set5: int8 loss 0.123 dB -> 0.065 dB.
+    """
+    import tf_keras as keras
+
+    from keras_sr.folding import scale_passthrough
+
+    names = [f"act_{i}" if config.act_type == "prelu" else f"conv_{i}"
+             for i in range(config.num_convs - 1)]
+    probe = keras.Model(plain.input, [plain.get_layer(name).output for name in names])
+    peaks = np.zeros(len(names))
+    for patch in patches:
+        activations = probe(patch[None].astype(np.float32), training=False)
+        features = [np.abs(a.numpy()[..., : config.channels]).max() for a in activations]
+        peaks = np.maximum(peaks, features)
+    return scale_passthrough(plain, [max(float(p), 1.0) / 255.0 for p in peaks])
 
 
 def sr_metadata(config: ModelConfig, quantization: str) -> dict:

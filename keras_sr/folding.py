@@ -32,6 +32,13 @@ the convolutions by carrying x through every layer as ``colors`` extra pass-thro
 The activation leaves the pass-through channels unchanged because x >= 0 (pixels 0..255):
 ReLU is the identity there, and PReLU gets slope 1 on those channels. The folded graph is
 then only Conv2D (+ activation), depth-to-space and clip.
+
+The pass-through channels may carry a_l * x instead of x, for any a_l > 0 per layer: the
+identity entry of layer l becomes a_l / a_{l-1} (a_{-1} = 1) and R becomes R / a_L. The function
+is unchanged (a_l x >= 0 still passes the activation), but for int8 it matters: each layer's
+activations share one quantization range, and a pass-through x spanning 0..255 would widen it
+beyond the features'. :func:`scale_passthrough` rewrites a plain model this way; the int8
+export picks a_l = (largest feature activation of layer l) / 255 on the calibration data.
 """
 
 from __future__ import annotations
@@ -90,6 +97,30 @@ def fold(model: keras.Model) -> keras.Model:
             passthrough = np.ones(alpha.shape[:-1] + (colors,), np.float32)
             plain.get_layer(f"act_{i}").set_weights([np.concatenate([alpha, passthrough], -1)])
     return plain
+
+
+def scale_passthrough(plain: keras.Model, alphas: list[float]) -> keras.Model:
+    """A new plain model whose pass-through channels after conv layer l carry ``alphas[l] * x``
+    (one factor per layer but the last); same function, see the module docstring."""
+    convs = [layer for layer in plain.layers if isinstance(layer, keras.layers.Conv2D)]
+    colors = int(plain.input_shape[-1])
+    features = convs[0].filters - colors
+    if len(alphas) != len(convs) - 1 or min(alphas) <= 0:
+        raise ValueError(f"need {len(convs) - 1} positive factors, got {alphas}")
+    scaled = keras.models.clone_model(plain)
+    scaled.set_weights(plain.get_weights())
+    previous = 1.0
+    for i, conv in enumerate(convs):
+        kernel, bias = conv.get_weights()
+        if i < len(convs) - 1:
+            offset = 0 if i == 0 else features
+            for c in range(colors):
+                kernel[1, 1, offset + c, features + c] = alphas[i] / previous
+            previous = alphas[i]
+        else:
+            kernel[:, :, features:, :] /= previous
+        scaled.get_layer(conv.name).set_weights([kernel, bias])
+    return scaled
 
 
 def _ecb_layers(model: keras.Model) -> list[ECB]:

@@ -133,3 +133,19 @@ def test_fold_does_not_touch_the_trained_model():
 def test_infer_config_reads_the_architecture_back():
     config = ModelConfig(scale=4, num_blocks=3, channels=5, colors=3, act_type="prelu")
     assert infer_config(build_model(config)) == config
+
+
+@pytest.mark.parametrize("colors,act_type", [(1, "relu"), (3, "prelu")])
+def test_scaled_passthrough_is_the_same_function(colors, act_type):
+    from keras_sr.folding import scale_passthrough
+
+    model = build_model(ModelConfig(scale=3, num_blocks=3, channels=5, colors=colors, act_type=act_type))
+    randomize_ecb_model(model)
+    plain = fold(model)
+    scaled = scale_passthrough(plain, [0.5, 0.1, 2.0, 0.3])
+    assert max_abs_diff(plain, scaled, SIZE) <= TOL
+    assert max_abs_diff(plain, scale_passthrough(plain, [1.0] * 4), SIZE) == 0.0
+    kernel = scaled.get_layer("conv_4").get_weights()[0]
+    np.testing.assert_allclose(kernel[1, 1, 5:, :][kernel[1, 1, 5:, :] != 0], 1 / 0.3, rtol=1e-6)
+    with pytest.raises(ValueError):
+        scale_passthrough(plain, [1.0, 1.0])
