@@ -37,8 +37,12 @@ The pass-through channels may carry a_l * x instead of x, for any a_l > 0 per la
 identity entry of layer l becomes a_l / a_{l-1} (a_{-1} = 1) and R becomes R / a_L. The function
 is unchanged (a_l x >= 0 still passes the activation), but for int8 it matters: each layer's
 activations share one quantization range, and a pass-through x spanning 0..255 would widen it
-beyond the features'. :func:`scale_passthrough` rewrites a plain model this way; the int8
-export picks a_l = (largest feature activation of layer l) / 255 on the calibration data.
+beyond the features'. Likewise the last layer may read k copies of a_{L-1} x, each with
+R / (k a_{L-1}): with per-channel weight quantization, a large residual weight would set the
+step of every learned weight of its output channel. :func:`scale_passthrough` rewrites a plain
+model this way; the int8 export picks a_l = (largest feature activation of layer l) / 255 on
+the calibration data, and the smallest k that brings the residual weight down to the largest
+learned weight of the last layer.
 """
 
 from __future__ import annotations
@@ -99,27 +103,38 @@ def fold(model: keras.Model) -> keras.Model:
     return plain
 
 
-def scale_passthrough(plain: keras.Model, alphas: list[float]) -> keras.Model:
+def scale_passthrough(plain: keras.Model, config: ModelConfig, alphas: list[float],
+                      copies: int = 1) -> keras.Model:
     """A new plain model whose pass-through channels after conv layer l carry ``alphas[l] * x``
-    (one factor per layer but the last); same function, see the module docstring."""
-    convs = [layer for layer in plain.layers if isinstance(layer, keras.layers.Conv2D)]
-    colors = int(plain.input_shape[-1])
-    features = convs[0].filters - colors
-    if len(alphas) != len(convs) - 1 or min(alphas) <= 0:
-        raise ValueError(f"need {len(convs) - 1} positive factors, got {alphas}")
-    scaled = keras.models.clone_model(plain)
-    scaled.set_weights(plain.get_weights())
+    (one factor per layer but the last), and whose last hidden layer carries ``copies`` copies
+    of it, each read by the last conv with 1/copies of the residual weight; same function, see
+    the module docstring. ``plain`` must be a plain model of ``config`` with one copy."""
+    last = config.num_convs - 1
+    features, colors = config.channels, config.colors
+    if len(alphas) != last or min(alphas) <= 0 or copies < 1:
+        raise ValueError(f"need {last} positive factors and copies >= 1, got {alphas}, {copies}")
+    scaled = build_plain_model(config, residual_copies=copies)
     previous = 1.0
-    for i, conv in enumerate(convs):
-        kernel, bias = conv.get_weights()
-        if i < len(convs) - 1:
+    for i in range(config.num_convs):
+        kernel, bias = plain.get_layer(f"conv_{i}").get_weights()
+        if i < last:
             offset = 0 if i == 0 else features
             for c in range(colors):
                 kernel[1, 1, offset + c, features + c] = alphas[i] / previous
             previous = alphas[i]
         else:
-            kernel[:, :, features:, :] /= previous
-        scaled.get_layer(conv.name).set_weights([kernel, bias])
+            kernel[:, :, features:, :] /= previous * copies
+        if i == last - 1:  # duplicate the pass-through outputs
+            kernel = np.concatenate([kernel] + [kernel[..., features:]] * (copies - 1), axis=-1)
+            bias = np.concatenate([bias] + [bias[features:]] * (copies - 1))
+        if i == last:  # read each copy
+            kernel = np.concatenate([kernel[:, :, :features]] + [kernel[:, :, features:]] * copies, axis=2)
+        scaled.get_layer(f"conv_{i}").set_weights([kernel, bias])
+        if config.act_type == "prelu" and i < last:
+            (alpha,) = plain.get_layer(f"act_{i}").get_weights()
+            if i == last - 1:
+                alpha = np.concatenate([alpha] + [alpha[..., features:]] * (copies - 1), axis=-1)
+            scaled.get_layer(f"act_{i}").set_weights([alpha])
     return scaled
 
 

@@ -47,19 +47,23 @@ def build_model(config: ModelConfig, collapsed: bool = False) -> keras.Model:
     return keras.Model(lr, out, name=f"ecbsr_{config.name}")
 
 
-def build_plain_model(config: ModelConfig) -> keras.Model:
+def build_plain_model(config: ModelConfig, residual_copies: int = 1) -> keras.Model:
     """The deployable network: ``num_convs`` 3x3 convolutions with their activation, then
     depth-to-space and clip. Nothing else.
 
     Hidden layers are ``channels + colors`` wide: the last ``colors`` channels carry the input
     through unchanged (identity kernels), and the last convolution adds it to every sub-pixel,
-    which is the global residual folded in (see :mod:`keras_sr.folding`).
+    which is the global residual folded in (see :mod:`keras_sr.folding`). With
+    ``residual_copies`` = k the last hidden layer carries k copies (``channels + k * colors``
+    wide), which the int8 export uses to keep the residual's weight small.
     """
     width = config.channels + config.colors
     lr = keras.Input((None, None, config.colors), name="lr")
     h = lr
     for i in range(config.num_convs):
         last = i == config.num_convs - 1
+        if i == config.num_convs - 2:
+            width = config.channels + residual_copies * config.colors
         filters = config.colors * config.scale ** 2 if last else width
         fused = "relu" if config.act_type == "relu" and not last else None
         h = keras.layers.Conv2D(filters, 3, padding="same", activation=fused, name=f"conv_{i}")(h)

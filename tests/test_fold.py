@@ -142,10 +142,14 @@ def test_scaled_passthrough_is_the_same_function(colors, act_type):
     model = build_model(ModelConfig(scale=3, num_blocks=3, channels=5, colors=colors, act_type=act_type))
     randomize_ecb_model(model)
     plain = fold(model)
-    scaled = scale_passthrough(plain, [0.5, 0.1, 2.0, 0.3])
+    config = infer_config(model)
+    scaled = scale_passthrough(plain, config, [0.5, 0.1, 2.0, 0.3], copies=3)
     assert max_abs_diff(plain, scaled, SIZE) <= TOL
-    assert max_abs_diff(plain, scale_passthrough(plain, [1.0] * 4), SIZE) == 0.0
+    assert max_abs_diff(plain, scale_passthrough(plain, config, [1.0] * 4), SIZE) == 0.0
+    assert scaled.get_layer("conv_3").filters == 5 + 3 * colors
     kernel = scaled.get_layer("conv_4").get_weights()[0]
-    np.testing.assert_allclose(kernel[1, 1, 5:, :][kernel[1, 1, 5:, :] != 0], 1 / 0.3, rtol=1e-6)
+    residual = kernel[1, 1, 5:, :]
+    np.testing.assert_allclose(residual[residual != 0], 1 / 0.3 / 3, rtol=1e-6)
+    assert np.count_nonzero(residual) == 3 * colors * 9
     with pytest.raises(ValueError):
-        scale_passthrough(plain, [1.0, 1.0])
+        scale_passthrough(plain, config, [1.0, 1.0])
