@@ -18,8 +18,8 @@ common=(--data "$data/T91" --data "$data/BSD200" --val "$data/Set5" --val-every 
 
 case "$which" in
   x2)  sr-tool train "${common[@]}" --scale 2 --colors 1 --steps 50000 -o "$runs/x2_y" "$@" ;;
-  x3)  sr-tool train "${common[@]}" --scale 3 --colors 1 --steps 20000 --init "$runs/x2_y" -o "$runs/x3_y" "$@" ;;
-  x4)  sr-tool train "${common[@]}" --scale 4 --colors 1 --steps 20000 --patch 48 --init "$runs/x2_y" -o "$runs/x4_y" "$@" ;;
+  x3)  sr-tool train "${common[@]}" --scale 3 --colors 1 --steps 30000 --init "$runs/x2_y" -o "$runs/x3_y" "$@" ;;
+  x4)  sr-tool train "${common[@]}" --scale 4 --colors 1 --steps 30000 --patch 48 --init "$runs/x2_y" -o "$runs/x4_y" "$@" ;;
   rgb) sr-tool train "${common[@]}" --scale 2 --colors 3 --steps 30000 -o "$runs/x2_rgb" "$@" ;;
   all) for step in x2 x3 x4 rgb; do "$0" "$data" "$runs" "$step" "$@"; done ;;
   *)   echo "unknown step: $which (x2, x3, x4, rgb or all)" >&2; exit 2 ;;
