@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import shutil
 import urllib.error
 import urllib.request
 import zipfile
@@ -104,16 +105,28 @@ def download(url: str, target: Path, sha256: str | None = None, size: int | None
 
 
 def extract(archive: Path, folder: Path) -> Path:
-    """Unpack a zip into ``folder``; refuses members that would land outside it."""
+    """Unpack a zip into ``folder``; refuses members that would land outside it.
+
+    Unpacks into a temporary folder beside ``folder`` first and moves the top-level entries in
+    only when everything is out, so an interrupted unpack never looks complete.
+    """
     folder = Path(folder).resolve()
+    staging = folder / f".unpacking-{Path(archive).stem}"
     try:
         with zipfile.ZipFile(archive) as zf:
             for member in zf.namelist():
                 if not (folder / member).resolve().is_relative_to(folder):
                     raise UserError(f"{archive}: unsafe path {member!r} in the archive")
-            zf.extractall(folder)
+            shutil.rmtree(staging, ignore_errors=True)
+            zf.extractall(staging)
+        for entry in staging.iterdir():
+            os.replace(entry, folder / entry.name)
     except zipfile.BadZipFile as exc:
         raise UserError(f"{archive}: not a zip file ({exc})") from None
+    except OSError as exc:
+        raise UserError(f"{archive}: cannot unpack into {folder} ({exc.strerror or exc})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 
@@ -125,7 +138,10 @@ def download_div2k(folder: Path, parts: tuple[str, ...] = ("train_hr", "valid_hr
     ``folder/DIV2K_valid_HR`` (100 PNGs), ready for ``sr-tool train --data``.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"{folder}: cannot create the folder ({exc.strerror or exc})") from None
     out = []
     for key in parts:
         if key not in ARCHIVES:

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from keras_sr.errors import UserError
+from keras_sr.errors import UserError, first_line
 
 # Refuse images above this many pixels before decoding them (decompression-bomb guard; Pillow's
 # own limit warns at ~89 Mpx and fails at twice that). 10000 x 10000 is allowed.
@@ -60,7 +60,8 @@ def load_image(path: Path) -> LoadedImage:
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Our own limit below decides; Pillow's warning (~89 Mpx) would refuse 10000x9000.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 width, height = img.size
                 if width * height > MAX_INPUT_PIXELS:
@@ -88,7 +89,7 @@ def load_image(path: Path) -> LoadedImage:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
     except (OSError, SyntaxError, ValueError, struct.error, EOFError, zlib.error) as exc:
         # Pillow reports truncated or damaged data as OSError, SyntaxError, ValueError, ...
-        raise UserError(f"{path}: truncated or corrupt image ({_first_line(exc)})") from None
+        raise UserError(f"{path}: truncated or corrupt image ({first_line(exc)})") from None
     if pixels.size == 0:
         raise UserError(f"{path}: empty image ({pixels.shape[1]}x{pixels.shape[0]})")
     return LoadedImage(pixels, notes)
@@ -195,7 +196,3 @@ class PngWriter:
         self._stream.write(struct.pack(">I", len(data)) + kind + data)
         self._stream.write(struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

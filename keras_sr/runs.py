@@ -14,7 +14,7 @@ import numpy as np
 import tf_keras as keras
 
 from keras_sr.config import CONFIG_FILE, ModelConfig
-from keras_sr.errors import UserError
+from keras_sr.errors import UserError, first_line
 from keras_sr.files import atomic_path
 from keras_sr.models import build_model
 
@@ -45,7 +45,7 @@ def load_run(run_dir: Path, collapsed: bool = False) -> tuple[keras.Model, Model
     try:
         model.load_weights(str(weights))
     except Exception as exc:  # h5py/keras raise many types for bad or mismatched files
-        raise UserError(f"{weights}: cannot load weights for {config.name} ({_first_line(exc)})") from None
+        raise UserError(f"{weights}: cannot load weights for {config.name} ({first_line(exc)})") from None
     return model, config
 
 
@@ -66,7 +66,7 @@ def load_plain(path: Path) -> keras.Model:
     try:
         return keras.models.load_model(str(path), compile=False)
     except Exception as exc:
-        raise UserError(f"{path}: cannot load model ({_first_line(exc)})") from None
+        raise UserError(f"{path}: cannot load model ({first_line(exc)})") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +114,3 @@ def max_abs_diff(model_a: keras.Model, model_b: keras.Model, size: tuple[int, in
 def _preclip(model: keras.Model) -> keras.Model:
     return keras.Model(model.input, model.get_layer("depth_to_space").output)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from keras_sr.errors import UserError
+from keras_sr.errors import UserError, first_line
 from keras_sr.imresize import round_pixels
 
 METADATA_NAME = "keras_sr"
@@ -83,7 +83,7 @@ class TFLiteSRModel(SRModel):
             self._interpreter = interpreter_class(model_content=content, num_threads=num_threads)
             self._interpreter.allocate_tensors()
         except Exception as exc:  # the interpreter raises ValueError/RuntimeError for bad models
-            raise UserError(f"{source}: cannot load TFLite model ({_first_line(exc)})") from None
+            raise UserError(f"{source}: cannot load TFLite model ({first_line(exc)})") from None
         self.metadata = metadata
         self.scale = int(metadata["scale"])
         self.colors = int(metadata["colors"])
@@ -203,7 +203,7 @@ def tflite_interpreter() -> tuple[type, str]:
         try:
             interpreter = importlib.import_module(module).Interpreter
         except Exception as exc:  # tflite-runtime 2.14 raises SystemError under numpy 2
-            errors.append(f"{dist}: {_first_line(exc)}")
+            errors.append(f"{dist}: {first_line(exc)}")
             continue
         return interpreter, f"{dist} {_version(dist)}"
     raise UserError("no TFLite runtime could be imported (" + "; ".join(errors) + "); "
@@ -228,7 +228,7 @@ def read_metadata(content: bytes, source: str = "model") -> dict[str, Any]:
     try:
         entries = dict(_metadata_entries(content))
     except Exception as exc:  # a damaged flatbuffer can fail in many ways
-        raise UserError(f"{source}: damaged TFLite model file ({_first_line(exc)})") from None
+        raise UserError(f"{source}: damaged TFLite model file ({first_line(exc)})") from None
     if METADATA_NAME not in entries:
         raise UserError(f"{source}: not a keras_sr super-resolution model (no '{METADATA_NAME}' "
                         f"metadata; export it with sr-tool tflite)")
@@ -239,7 +239,7 @@ def read_metadata(content: bytes, source: str = "model") -> dict[str, Any]:
         for key in ("scale", "colors", "receptive_radius"):
             int(metadata[key])
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{source}: invalid '{METADATA_NAME}' metadata ({_first_line(exc)})") from None
+        raise UserError(f"{source}: invalid '{METADATA_NAME}' metadata ({first_line(exc)})") from None
     return metadata
 
 
@@ -311,7 +311,3 @@ def _version(dist: str) -> str:
     except importlib.metadata.PackageNotFoundError:
         return "(unknown version)"
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -490,12 +490,15 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
         note(f"--init {options.init}: copied {', '.join(copied)}")
         if fresh:
             note(f"initialized fresh (shape differs): {', '.join(fresh)}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        with atomic_path(run_dir / TRAIN_FILE) as tmp:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(run_dir / TRAIN_FILE) as tmp:  # on resume: a new --steps total
             tmp.write_text(json.dumps(options.to_dict(), indent=2) + "\n")
-        with atomic_path(run_dir / CONFIG_FILE) as tmp:
-            config.save(tmp)
+        if not resume:
+            with atomic_path(run_dir / CONFIG_FILE) as tmp:
+                config.save(tmp)
+    except OSError as exc:
+        raise UserError(f"{run_dir}: cannot write the run directory ({exc.strerror or exc})") from None
 
     first = step = int(step_var.numpy())
     log = RunLog(run_dir, first)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_sr.errors import UserError
+from keras_sr.errors import UserError, first_line
 from keras_sr.files import atomic_path
 from keras_sr.images import IMAGE_SUFFIXES, LoadedImage, PngWriter, list_inputs, load_image, save_image
 from keras_sr.imresize import contributions, output_length
@@ -72,6 +72,10 @@ def upscale_files(model: SRModel, inputs: list[Path], output: Path, tile: int | 
     for source in files:  # fail early, before writing anything, on a missing input
         if not source.is_file():
             raise UserError(f"{source}: no such file")
+    sources = {f.resolve() for f in files}
+    for target in targets:
+        if target.resolve() in sources:
+            raise UserError(f"{target}: the output would overwrite an input; choose another -o")
     if to_dir:
         try:
             output.mkdir(parents=True, exist_ok=True)
@@ -108,7 +112,7 @@ def upscale_file(model: SRModel, source: Path, target: Path, tile: int | None = 
     except UserError:
         raise
     except (OSError, ValueError, KeyError) as exc:  # Pillow: unknown format, mode not writable
-        raise UserError(f"{target}: cannot write ({getattr(exc, 'strerror', None) or _first_line(exc)})") from None
+        raise UserError(f"{target}: cannot write ({getattr(exc, 'strerror', None) or first_line(exc)})") from None
     return UpscaleResult(source, target, image.pixels.shape[:2], (height, width), image.warnings)
 
 
@@ -191,14 +195,11 @@ class _BandResize:
 def _dir_targets(files: list[Path], output: Path) -> list[Path]:
     targets, seen = [], set()
     for source in files:
-        name = f"{source.stem}.png"
-        if name in seen:  # a.jpg and a.png in one input list
-            name = f"{source.name}.png"
+        name, n = f"{source.stem}.png", 1
+        while name in seen:  # a.jpg and a.png, or x.png from two folders
+            n += 1
+            name = f"{source.stem}_{n}.png"
         seen.add(name)
         targets.append(output / name)
     return targets
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -230,6 +230,23 @@ def test_extract_refuses_paths_outside_the_folder(tmp_path):
         extract(bad, tmp_path / "out2")
 
 
+def test_an_interrupted_unpack_leaves_nothing_that_looks_complete(tmp_path, monkeypatch):
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("DIV2K_train_HR/0001.png", b"x")
+        zf.writestr("DIV2K_train_HR/0002.png", b"y")
+
+    def disk_full(self, path):
+        (Path(path) / "DIV2K_train_HR").mkdir(parents=True)
+        (Path(path) / "DIV2K_train_HR" / "0001.png").write_bytes(b"x")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", disk_full)
+    with pytest.raises(UserError, match="cannot unpack.*No space left"):
+        extract(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_div2k_command_downloads_checks_and_unpacks(tmp_path, server, monkeypatch):
     import io
 

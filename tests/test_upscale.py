@@ -178,6 +178,28 @@ def test_directory_input(models, tmp_path, rng):
     assert Image.open(tmp_path / "out" / "a.png").size == (12, 16)
 
 
+def test_same_names_from_several_folders_get_distinct_outputs(models, tmp_path, rng):
+    folders = [tmp_path / name for name in "xyz"]
+    for folder in folders:
+        folder.mkdir()
+        Image.fromarray(rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)).save(folder / "p.png")
+    result = _upscale(["--model", models["run"], *folders, "-o", tmp_path / "out"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p.png", "p_2.png", "p_3.png"]
+
+
+def test_an_output_that_would_overwrite_an_input_is_refused(models, tmp_path, rng):
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)).save(src / "a.png")
+    before = (src / "a.png").read_bytes()
+    for args in ([src, "-o", src], [src / "a.png", "-o", src / "a.png"]):
+        result = _upscale(["--model", models["run"], *args])
+        assert result.exit_code == 2 and "would overwrite an input" in result.output, result.output
+        assert sorted(p.name for p in src.iterdir()) == ["a.png"]
+        assert (src / "a.png").read_bytes() == before
+
+
 def _png_with_size(width: int, height: int) -> bytes:
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
