@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from keras_sr.errors import UserError
+from keras_sr.images import IMAGE_SUFFIXES
 from keras_sr.imresize import bicubic_downscale, round_pixels
 from keras_sr.metrics import to_y
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
 
 def read_image(path: Path) -> np.ndarray:

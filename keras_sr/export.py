@@ -229,14 +229,11 @@ def calibration_images(calib_dir: Path | None) -> tuple[list[np.ndarray], str]:
 
 def lr_input(hr: np.ndarray, config: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
     """(cropped HR RGB, LR model input HxWxC uint8), made like the training data."""
+    from keras_sr.data import model_input
     from keras_sr.imresize import bicubic_downscale
-    from keras_sr.metrics import rgb2ycbcr
-    from keras_sr.runtime import round_pixels
 
     hr, lr = bicubic_downscale(hr, config.scale)
-    if config.colors == 1:
-        lr = round_pixels(rgb2ycbcr(lr)[:, :, :1])
-    return hr, lr
+    return hr, model_input(lr, config.colors)
 
 
 def calibration_patches(images: list[np.ndarray], config: ModelConfig, samples: int = CALIB_SAMPLES,
