@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import importlib.metadata
 import os
 import platform
 import sys
@@ -230,13 +229,10 @@ def measure_size(model: BundledModel) -> Size:
 def machine_info() -> dict[str, str]:
     """CPU, cores, OS and the versions of Python, TensorFlow, tf-keras, the TFLite runtime and
     numpy, and the date (UTC)."""
-    from keras_sr.runtime import runtime_name
+    from keras_sr.runtime import package_version, runtime_name
 
     def version(dist: str) -> str:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
+        return package_version(dist, missing="not installed")
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {

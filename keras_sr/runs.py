@@ -90,8 +90,8 @@ def fold_run(run_dir: Path, output: Path, check_size: tuple[int, int] = (256, 25
     try:
         with atomic_path(output) as tmp:
             plain.save(str(tmp))
-    except OSError as exc:
-        raise UserError(f"{output}: cannot write ({exc.strerror or exc})") from None
+    except Exception as exc:  # OSError, or h5py/keras errors for an unwritable target
+        raise UserError(f"{output}: cannot write ({getattr(exc, 'strerror', None) or first_line(exc)})") from None
     return FoldReport(config.name, config.num_convs, plain.count_params(), diff)
 
 

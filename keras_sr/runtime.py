@@ -205,7 +205,7 @@ def tflite_interpreter() -> tuple[type, str]:
         except Exception as exc:  # tflite-runtime 2.14 raises SystemError under numpy 2
             errors.append(f"{dist}: {first_line(exc)}")
             continue
-        return interpreter, f"{dist} {_version(dist)}"
+        return interpreter, f"{dist} {package_version(dist)}"
     raise UserError("no TFLite runtime could be imported (" + "; ".join(errors) + "); "
                     "install ai-edge-litert")
 
@@ -305,9 +305,10 @@ def _read_bytes(path: Path) -> bytes:
         raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _version(dist: str) -> str:
+def package_version(dist: str, missing: str = "(unknown version)") -> str:
+    """The installed version of distribution ``dist``, or ``missing``."""
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
-        return "(unknown version)"
+        return missing
 

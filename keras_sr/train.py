@@ -325,7 +325,10 @@ class RunLog:
     @staticmethod
     def _truncate(path: Path, header: Sequence[str], last_step: int) -> None:
         rows = _read_rows(path)[1:]
-        keep = [r for r in rows if int(r[0]) <= last_step]
+        try:
+            keep = [r for r in rows if int(r[0]) <= last_step]
+        except (ValueError, IndexError):
+            raise UserError(f"{path}: damaged log (a row without a step number)") from None
         if len(keep) != len(rows) or not path.is_file():
             with atomic_path(path) as tmp:
                 with tmp.open("w", newline="") as f:
@@ -506,17 +509,16 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
         log.close()
         note(f"already at step {first} of {options.steps}: nothing to do")
         return TrainResult(run_dir, first, first, math.nan, 0.0, None, notes)
-    sampler = PatchSampler(train_set.pairs, config.scale, options.patch, options.batch, options.seed)
-    dataset = sampler.dataset(first, options.steps)
-    if strategy.num_replicas_in_sync > 1:
-        dataset = strategy.experimental_distribute_dataset(dataset)
-    train_step = _make_train_step(model, optimizer, strategy, options.fft_weight, options.jit)
-
     loss = rate = math.nan
     psnr: float | None = None
     t_start = None
-    reporter.start(first, options.steps)
     try:
+        sampler = PatchSampler(train_set.pairs, config.scale, options.patch, options.batch, options.seed)
+        dataset = sampler.dataset(first, options.steps)
+        if strategy.num_replicas_in_sync > 1:
+            dataset = strategy.experimental_distribute_dataset(dataset)
+        train_step = _make_train_step(model, optimizer, strategy, options.fft_weight, options.jit)
+        reporter.start(first, options.steps)
         for lr_batch, hr_batch in dataset:
             loss = float(train_step(lr_batch, hr_batch))
             if not math.isfinite(loss):
