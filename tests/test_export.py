@@ -75,6 +75,41 @@ def test_int8_metadata_round_trip_and_runtime(int8_file, run_dir, rng):
     assert "compatible with GPU delegate" in report.gpu_report
 
 
+def _tensor_quantization(content: bytes) -> dict[str, tuple[list[float], list[int]]]:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    graph = flatbuffer_utils.read_model_from_bytearray(bytearray(content)).subgraphs[0]
+    return {t.name.decode(): (list(t.quantization.scale), list(t.quantization.zeroPoint))
+            for t in graph.tensors
+            if t.quantization is not None and t.quantization.scale is not None
+            and len(t.quantization.scale) == 1}  # per-tensor: activations, not weights
+
+
+@pytest.mark.slow
+def test_int8_output_is_in_pixel_units_and_clips(run_dir, rng):
+    """From the last conv on, int8 tensors are whole pixels 0..255 (scale 1, zero point -128):
+    the conv's rounding is the final one and its saturation the clip, even far out of range."""
+    from keras_sr.export import calibration_images, calibration_patches
+    from keras_sr.runtime import TFLiteSRModel
+
+    plain = load_sr_model(run_dir)
+    config = plain.config
+    last = plain.model.get_layer(f"conv_{config.num_convs - 1}")
+    kernel, bias = last.get_weights()
+    last.set_weights([kernel, bias + np.array([400.0, -400.0, 0.0, 0.0], np.float32)])
+    patches = calibration_patches(calibration_images(None)[0], config, 8)
+    content = convert(plain.model, config, "int8", patches=patches)
+    pinned = {name: q for name, q in _tensor_quantization(content).items()
+              if any(key in name for key in ("conv_2/BiasAdd", "DepthToSpace", "Minimum"))}
+    assert len(pinned) >= 3 and all(q == ([1.0], [-128]) for q in pinned.values()), pinned
+    lr = rng.integers(0, 256, (13, 17, 1), dtype=np.uint8)
+    content = add_metadata(content, sr_metadata(config, "int8"))
+    out = TFLiteSRModel(content, read_metadata(content))(lr)[..., 0]
+    assert (out[0::2, 0::2] == 255).all() and (out[0::2, 1::2] == 0).all()
+    ref = plain(lr)[..., 0].astype(int)
+    assert np.abs(out[1::2].astype(int) - ref[1::2]).mean() < 3.0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("quantization,size", [("float32", None), ("fp16", (24, 20))])
 def test_float_exports(run_dir, tmp_path, rng, quantization, size):
@@ -150,6 +185,8 @@ def test_tflite_command(run_dir, tmp_path):
     (["--input-size", "12"], "size must look like HxW"),
     (["-o", "x.onnx"], "must end in .tflite"),
     (["-o", "/nonexistent/dir/m.tflite"], "output folder does not exist"),
+    (["--qat-steps", "5"], "--qat-steps needs --int8"),
+    (["--int8", "--qat-steps", "-1"], "--qat-steps needs --int8"),
 ])
 def test_tflite_command_errors(run_dir, tmp_path, args, message):
     base = ["tflite", str(run_dir), "-o", str(tmp_path / "m.tflite")]

@@ -1,0 +1,163 @@
+"""Quantization-aware fine-tuning of a plain network before its int8 export.
+
+Post-training int8 rounds each conv's weights (per output channel, symmetric, 255 levels) and
+each activation tensor (per tensor, 256 levels over the range calibration finds). The forward
+pass here does the same roundings in float (fake quantization; gradients pass straight through
+the rounding), with the ranges measured on the calibration patches as the converter will, so a
+few thousand L1 steps let the weights settle where the rounding costs least. The result is a
+float plain network of the same shape, which the converter then calibrates and quantizes as
+usual; the int8 file keeps the usual ops.
+
+Measured on the bundled x2 Y model (Set5, PSNR-Y): this simulation reproduces the int8 file
+(36.911 simulated vs 36.911 LiteRT); rounding the weights alone costs 0.022 dB, the activations
+alone 0.035 dB.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from keras_sr.config import ModelConfig
+from keras_sr.errors import UserError
+
+QAT_LR = 2e-5
+QAT_BATCH = 16
+QAT_PATCH = 64
+
+
+def quantized_tensors(plain, config: ModelConfig):
+    """A model returning the hidden tensors int8 quantizes per tensor, in order: each conv's
+    output (after its fused ReLU) and, with PReLU, each PReLU output. (The last conv's output is
+    in pixel units, see :func:`keras_sr.export.convert`.)"""
+    import tf_keras as keras
+
+    outputs = []
+    for i in range(config.num_convs - 1):
+        outputs.append(plain.get_layer(f"conv_{i}").output)
+        if config.act_type == "prelu":
+            outputs.append(plain.get_layer(f"act_{i}").output)
+    return keras.Model(plain.input, outputs)
+
+
+def activation_ranges(plain, config: ModelConfig, patches: Sequence[np.ndarray]) -> list[tuple[float, float]]:
+    """(min, max) of each quantized hidden tensor over ``patches``, widened to include 0 (what
+    the converter's min/max calibration finds)."""
+    probe = quantized_tensors(plain, config)
+    lows = highs = None
+    for patch in patches:
+        values = probe(patch[None].astype(np.float32), training=False)
+        values = values if isinstance(values, list) else [values]
+        lo = np.array([float(v.numpy().min()) for v in values])
+        hi = np.array([float(v.numpy().max()) for v in values])
+        lows = lo if lows is None else np.minimum(lows, lo)
+        highs = hi if highs is None else np.maximum(highs, hi)
+    return [(min(float(lo), 0.0), max(float(hi), 1e-3)) for lo, hi in zip(lows, highs)]
+
+
+def fake_int8_forward(plain, config: ModelConfig, ranges: Sequence[tuple[float, float]]):
+    """``lr (N,h,w,C float 0..255) -> sr`` (float, clipped, not rounded) with the int8 file's
+    roundings simulated; the variables are ``plain``'s, so it trains them."""
+    import tensorflow as tf
+
+    n = config.num_convs
+
+    def quantize_activation(h, index):
+        lo, hi = ranges[index]
+        return tf.quantization.fake_quant_with_min_max_args(h, lo, hi, num_bits=8)
+
+    def forward(lr):
+        h, index = lr, 0
+        for i in range(n):
+            conv = plain.get_layer(f"conv_{i}")
+            bound = tf.stop_gradient(tf.reduce_max(tf.abs(conv.kernel), axis=[0, 1, 2]))
+            bound = tf.maximum(bound, 1e-8)
+            kernel = tf.quantization.fake_quant_with_min_max_vars_per_channel(
+                conv.kernel, -bound, bound, num_bits=8, narrow_range=True)
+            h = tf.nn.conv2d(h, kernel, 1, "SAME") + conv.bias
+            if i == n - 1:
+                break
+            if config.act_type == "relu":
+                h = tf.nn.relu(h)
+            h, index = quantize_activation(h, index), index + 1
+            if config.act_type == "prelu":
+                h = plain.get_layer(f"act_{i}")(h)
+                h, index = quantize_activation(h, index), index + 1
+        h = tf.nn.depth_to_space(h, config.scale)
+        return tf.clip_by_value(h, 0.0, 255.0)
+
+    return forward
+
+
+def learned_weights(plain, config: ModelConfig) -> tuple[list, list[np.ndarray]]:
+    """The variables to fine-tune and a 0/1 gradient mask for each: the pass-through channels
+    (the folded residual, carrying x at pixel magnitude) stay as folded, since a small drift
+    of their weights, times 255, would cost more than any rounding; everything else learns."""
+    features, last = config.channels, config.num_convs - 1
+    variables, masks = [], []
+    for i in range(config.num_convs):
+        conv = plain.get_layer(f"conv_{i}")
+        kernel = np.zeros(conv.kernel.shape, np.float32)
+        bias = np.zeros(conv.bias.shape, np.float32)
+        inputs = slice(None) if i == 0 else slice(0, features)
+        outputs = slice(None) if i == last else slice(0, features)
+        kernel[:, :, inputs, outputs] = 1.0
+        bias[outputs] = 1.0
+        variables += [conv.kernel, conv.bias]
+        masks += [kernel, bias]
+        if config.act_type == "prelu" and i < last:
+            alpha = plain.get_layer(f"act_{i}").alpha
+            mask = np.zeros(alpha.shape, np.float32)
+            mask[..., :features] = 1.0
+            variables.append(alpha)
+            masks.append(mask)
+    return variables, masks
+
+
+def finetune_for_int8(plain, config: ModelConfig, images: Sequence[np.ndarray],
+                      patches: Sequence[np.ndarray], steps: int, learning_rate: float = QAT_LR,
+                      seed: int = 0, progress: Callable[[int, float], None] | None = None):
+    """A copy of ``plain`` fine-tuned for ``steps`` L1 steps with int8 rounding simulated, on
+    random patches of the HR ``images`` (their LR made like the training data) and with the
+    activation ranges of the calibration ``patches``. ``progress(step, loss)`` is called after
+    each step."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from keras_sr.data import PatchSampler, make_pair
+    from keras_sr.models import build_plain_model
+
+    if steps < 1:
+        raise UserError("--qat-steps must be at least 1")
+    hr_patch = QAT_PATCH * config.scale
+    pairs = [make_pair(f"image {i}", image, config.scale, config.colors)
+             for i, image in enumerate(images) if min(image.shape[:2]) >= hr_patch]
+    if not pairs:
+        raise UserError(f"quantization-aware fine-tuning needs images of at least "
+                        f"{hr_patch}x{hr_patch} pixels")
+    width = plain.get_layer(f"conv_{config.num_convs - 2}").filters
+    tuned = build_plain_model(config, residual_copies=(width - config.channels) // config.colors)
+    tuned.set_weights(plain.get_weights())
+    forward = fake_int8_forward(tuned, config, activation_ranges(tuned, config, patches))
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    optimizer = keras.optimizers.Adam(schedule)
+    variables, masks = learned_weights(tuned, config)
+    optimizer.build(variables)
+
+    @tf.function(autograph=False)
+    def train_step(lr, hr):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.abs(forward(lr) - hr))
+        grads = [g * m for g, m in zip(tape.gradient(loss, variables), masks)]
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss
+
+    sampler = PatchSampler(pairs, config.scale, QAT_PATCH, QAT_BATCH, seed)
+    for step, (lr, hr) in enumerate(sampler.dataset(0, steps), start=1):
+        loss = float(train_step(lr, hr))
+        if not np.isfinite(loss):
+            raise UserError(f"quantization-aware fine-tuning diverged at step {step}")
+        if progress is not None:
+            progress(step, loss)
+    return tuned

@@ -1,0 +1,83 @@
+"""Quantization-aware fine-tuning: the simulated int8 forward matches the int8 file, the
+fine-tuning learns without touching the folded residual, and the CLI runs it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from keras_sr.cli import app
+from keras_sr.export import (add_metadata, balance_passthrough, calibration_images,
+                             calibration_patches, convert, sr_metadata)
+from keras_sr.qat import activation_ranges, fake_int8_forward, finetune_for_int8, learned_weights
+from keras_sr.runtime import TFLiteSRModel, load_sr_model, read_metadata
+from tests.sr_models import make_run
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module", params=["relu", "prelu"])
+def balanced(request, tmp_path_factory):
+    """(balanced plain model, config, calibration patches, HR images) of a tiny random run."""
+    run = make_run(tmp_path_factory.mktemp("qat") / "run", act_type=request.param, channels=6)
+    model = load_sr_model(run)
+    # Make the learned features worth tens of pixels in the output (at unit block gain they
+    # are worth about one, and int8 would round them away to exactly the float result).
+    last = model.model.get_layer(f"conv_{model.config.num_convs - 1}")
+    kernel, bias = last.get_weights()
+    kernel[:, :, : model.config.channels] *= 30.0
+    last.set_weights([kernel, bias])
+    images = calibration_images(None)[0]
+    patches = calibration_patches(images, model.config, 8)
+    return balance_passthrough(model.model, model.config, patches), model.config, patches, images
+
+
+def _simulate(plain, config, patches, lr):
+    import tensorflow as tf
+
+    forward = fake_int8_forward(plain, config, activation_ranges(plain, config, patches))
+    out = forward(tf.constant(lr[None].astype(np.float32))).numpy()[0]
+    return np.round(out).astype(int)
+
+
+@pytest.mark.slow
+def test_simulated_int8_matches_the_int8_file(balanced, rng):
+    plain, config, patches, _ = balanced
+    content = convert(plain, config, "int8", patches=patches, balance=False)
+    content = add_metadata(content, sr_metadata(config, "int8"))
+    lr = patches[3]
+    int8 = TFLiteSRModel(content, read_metadata(content))(lr).astype(int)
+    simulated = _simulate(plain, config, patches, lr)
+    float_out = np.round(plain(lr[None].astype(np.float32)).numpy()[0]).astype(int)
+    sim_error, float_error = np.abs(simulated - int8).mean(), np.abs(float_out - int8).mean()
+    # The simulation follows the int8 roundings (ties and accumulation order aside), far
+    # closer than the float model does.
+    assert sim_error < 0.1 and sim_error < 0.25 * float_error, (sim_error, float_error)
+
+
+@pytest.mark.slow
+def test_finetuning_learns_and_keeps_the_residual(balanced):
+    plain, config, patches, images = balanced
+    variables, masks = learned_weights(plain, config)
+    before = [v.numpy() for v in variables]
+    tuned = finetune_for_int8(plain, config, images, patches, steps=30, learning_rate=1e-3)
+    after = [v.numpy() for v in learned_weights(tuned, config)[0]]
+    for original, variable in zip(before, variables):
+        np.testing.assert_array_equal(original, variable.numpy())
+    for original, new, mask in zip(before, after, masks):
+        frozen = mask == 0
+        np.testing.assert_array_equal(new[frozen], original[frozen])  # pass-through as folded
+        if mask.any():
+            assert np.abs(new[~frozen] - original[~frozen]).max() > 1e-4  # learned
+
+
+@pytest.mark.slow
+def test_tflite_command_with_qat(tmp_path):
+    run = make_run(tmp_path / "run", channels=6)
+    out = tmp_path / "m.tflite"
+    result = runner.invoke(app, ["tflite", str(run), "-o", str(out), "--int8",
+                                 "--calib-samples", "8", "--qat-steps", "5"])
+    assert result.exit_code == 0, result.output
+    assert "quantization-aware fine-tuning: 5 steps on bundled samples" in result.output
+    assert read_metadata(out.read_bytes())["quantization"] == "int8"
