@@ -100,7 +100,7 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
         plain = finetune_for_int8(plain, config, images, patches, qat_steps, progress=qat_progress)
         balance = False
     content = convert(plain, config, quantization, input_size, patches, balance)
-    content = add_metadata(content, sr_metadata(config, quantization))
+    content = add_metadata(content, sr_metadata(config, quantization, qat_steps))
     ops = model_ops(content)
     extra = sorted(set(ops) - ALLOWED_OPS[quantization])
     if extra:
@@ -180,12 +180,16 @@ def balance_passthrough(plain, config: ModelConfig, patches: list[np.ndarray]):
     return scale_passthrough(plain, config, alphas, copies)
 
 
-def sr_metadata(config: ModelConfig, quantization: str) -> dict:
-    """The ``keras_sr`` metadata entry (read by :func:`keras_sr.runtime.read_metadata`)."""
-    return {"format": METADATA_NAME, "scale": config.scale, "colors": config.colors,
-            "input_range": [0, 255], "input_dtype": "uint8" if quantization == "int8" else "float32",
-            "quantization": quantization, "receptive_radius": config.receptive_radius,
-            "config": config.to_dict(), "version": __version__}
+def sr_metadata(config: ModelConfig, quantization: str, qat_steps: int = 0) -> dict:
+    """The ``keras_sr`` metadata entry (read by :func:`keras_sr.runtime.read_metadata`); int8
+    files also record their quantization-aware fine-tuning steps (0: post-training only)."""
+    metadata = {"format": METADATA_NAME, "scale": config.scale, "colors": config.colors,
+                "input_range": [0, 255], "input_dtype": "uint8" if quantization == "int8" else "float32",
+                "quantization": quantization, "receptive_radius": config.receptive_radius,
+                "config": config.to_dict(), "version": __version__}
+    if quantization == "int8":
+        metadata["qat_steps"] = qat_steps
+    return metadata
 
 
 def add_metadata(content: bytes, metadata: dict) -> bytes:

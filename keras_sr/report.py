@@ -343,6 +343,8 @@ def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[s
                     command: str, figure: Path | None, output: Path,
                     figure_model: BundledModel | None) -> str:
     """The whole BENCHMARKS.md text."""
+    from keras_sr.runtime import read_metadata
+
     refs = list(SOURCES)
     cite = {key: f"[{i + 1}]" for i, key in enumerate(refs)}
     lines = [
@@ -363,7 +365,8 @@ def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[s
         "LR images made with MATLAB's bicubic `imresize` on the uint8 HR, as in `sr-tool eval` "
         "(the same code). *training-time*: the float network as trained (ECB branches expanded); "
         "*folded*: the plain float `.keras`; *int8*: the full-integer `.tflite` on the LiteRT "
-        "CPU runtime. The bicubic row uses the published (SRCNN-era) protocol and reproduces the "
+        "CPU runtime (*QAT*: quantization-aware fine-tuning steps before the conversion, "
+        "`sr-tool tflite --qat-steps`). The bicubic row uses the published (SRCNN-era) protocol and reproduces the "
         "quoted bicubic figures.",
         "",
     ]
@@ -383,8 +386,10 @@ def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[s
         lines.append("| Bicubic | " + " | ".join(_score(bicubic[s]) for s in sets) + " | **measured** |")
         for r in ours:
             q, name = r.quality, r.model.name
+            qat_steps = read_metadata(r.model.int8.read_bytes()).get("qat_steps", 0)
+            int8_label = "int8 .tflite" + (f" (QAT {qat_steps} steps)" if qat_steps else "")
             for label, scores in (("float, training-time", q.training_time),
-                                  ("folded float .keras", q.folded), ("int8 .tflite", q.int8)):
+                                  ("folded float .keras", q.folded), (int8_label, q.int8)):
                 lines.append(f"| `{name}` {label} | " + " | ".join(_score(scores[s]) for s in sets)
                              + " | **measured** |")
             lines.append(f"| `{name}` int8 − float (dB) | "

@@ -62,7 +62,7 @@ def test_int8_metadata_round_trip_and_runtime(int8_file, run_dir, rng):
     config = json.loads((run_dir / "config.json").read_text())
     assert meta == {"format": "keras_sr", "scale": 2, "colors": 1, "input_range": [0, 255],
                     "input_dtype": "uint8", "quantization": "int8", "receptive_radius": 3,
-                    "config": config, "version": meta["version"]}
+                    "config": config, "version": meta["version"], "qat_steps": 0}
     model = load_sr_model(path)
     assert (model.scale, model.colors, model.receptive_radius, model.kind) == (2, 1, 3, "int8 tflite")
     assert model.runtime.startswith("ai-edge-litert")

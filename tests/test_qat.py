@@ -80,4 +80,4 @@ def test_tflite_command_with_qat(tmp_path):
                                  "--calib-samples", "8", "--qat-steps", "5"])
     assert result.exit_code == 0, result.output
     assert "quantization-aware fine-tuning: 5 steps on bundled samples" in result.output
-    assert read_metadata(out.read_bytes())["quantization"] == "int8"
+    assert read_metadata(out.read_bytes())["qat_steps"] == 5
