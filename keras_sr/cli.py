@@ -237,8 +237,9 @@ def tflite(
     input_size: Annotated[Optional[str], typer.Option(
         help="Fix the input to HxW LR pixels (for the Android GPU delegate) (default: dynamic).")] = None,
     qat_steps: Annotated[int, typer.Option(
-        help="With --int8: first fine-tune this many steps with int8 rounding simulated, on "
-             "the --calib images (quantization-aware; 2000 is a good start; 0 = off).")] = 0,
+        help="With --int8: also fine-tune this many steps with int8 rounding simulated, on "
+             "the --calib images, and keep the result if it scores higher on them "
+             "(quantization-aware; 0 = off).")] = 0,
 ) -> None:
     """Export to TFLite (float32, --fp16 or full-integer --int8) with metadata.
 
@@ -265,8 +266,10 @@ def tflite(
     typer.echo(f"ops: {' '.join(r.ops)}")
     if r.calib_samples:
         typer.echo(f"calibration: {r.calib_samples} LR patches from {r.calib_source}")
-    if r.qat_steps:
-        typer.echo(f"quantization-aware fine-tuning: {r.qat_steps} steps on {r.calib_source}")
+    if r.qat:
+        verdict = "kept" if r.qat.kept else "not kept, post-training int8 scores higher"
+        typer.echo(f"quantization-aware fine-tuning: {r.qat.steps} steps on {r.calib_source}: int8 vs HR "
+                   f"{r.qat.finetuned_vs_hr:.3f} dB (post-training {r.qat.post_training_vs_hr:.3f} dB), {verdict}")
     typer.echo(f"GPU delegate (TF analyzer): {r.gpu_report.splitlines()[0]}")
     if r.quant:
         q = r.quant

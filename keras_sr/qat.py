@@ -22,7 +22,7 @@ import numpy as np
 from keras_sr.config import ModelConfig
 from keras_sr.errors import UserError
 
-QAT_LR = 2e-5
+QAT_LR = 1e-5
 QAT_BATCH = 16
 QAT_PATCH = 64
 

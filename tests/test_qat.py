@@ -80,4 +80,29 @@ def test_tflite_command_with_qat(tmp_path):
                                  "--calib-samples", "8", "--qat-steps", "5"])
     assert result.exit_code == 0, result.output
     assert "quantization-aware fine-tuning: 5 steps on bundled samples" in result.output
-    assert read_metadata(out.read_bytes())["qat_steps"] == 5
+    kept = result.output.count(", kept") == 1
+    assert read_metadata(out.read_bytes())["qat_steps"] == (5 if kept else 0)
+
+
+@pytest.mark.slow
+def test_finetuning_that_scores_lower_is_not_kept(tmp_path, monkeypatch):
+    """A fine-tuned network that loses on the calibration images never replaces the
+    post-training file (here: one whose learned weights were wrecked)."""
+    import keras_sr.qat
+    from keras_sr.export import export_tflite
+
+    real = keras_sr.qat.finetune_for_int8
+
+    def wrecked(plain, config, *args, **kwargs):
+        tuned = real(plain, config, *args, **kwargs)
+        for variable, mask in zip(*learned_weights(tuned, config)):
+            variable.assign(variable + 0.5 * mask)
+        return tuned
+
+    run = make_run(tmp_path / "run", channels=6)
+    plain_file = export_tflite(run, tmp_path / "ptq.tflite", "int8", calib_samples=8)
+    monkeypatch.setattr(keras_sr.qat, "finetune_for_int8", wrecked)
+    report = export_tflite(run, tmp_path / "qat.tflite", "int8", calib_samples=8, qat_steps=3)
+    assert not report.qat.kept and report.qat.finetuned_vs_hr < report.qat.post_training_vs_hr
+    assert report.qat.post_training_vs_hr == pytest.approx(plain_file.quant.tflite_vs_hr)
+    assert (tmp_path / "qat.tflite").read_bytes() == (tmp_path / "ptq.tflite").read_bytes()

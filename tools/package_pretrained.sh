@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Package trained runs as the bundled models in keras_sr/pretrained/: for each run, its
 # config.json + training-time weights, the folded .keras and the int8 .tflite (calibrated on
-# training images, T91, then 2000 steps of quantization-aware fine-tuning on them), named after the architecture, e.g. ecbsr_x2_m4c16_relu_y_int8.tflite.
+# training images, T91; 2000 steps of quantization-aware fine-tuning on them, kept where it
+# scores higher there), named after the architecture, e.g. ecbsr_x2_m4c16_relu_y_int8.tflite.
 #
 # Usage: tools/package_pretrained.sh DATASETS_DIR RUN_DIR [RUN_DIR ...]
 set -euo pipefail
