@@ -135,8 +135,8 @@ def _finetuned_if_better(float_model: KerasSRModel, content: bytes, quant: Quant
                          ) -> tuple[bytes, QuantReport, QATReport]:
     """The int8 file after quantization-aware fine-tuning if that scores higher against HR on
     the calibration images than post-training ``content``; else ``content`` itself. (Fine-tuning
-    on a few images can also lose: measured on the bundled x2 Y model, Set5, 2000 steps moved
-    the int8 file by +0.006 dB at learning rate 1e-5 and by -0.05 dB at 2e-5.)"""
+    on a few images can also lose: for the bundled x2 Y model, 2000 steps scored 0.05 dB lower
+    on T91, as ``tools/package_pretrained.sh`` prints.)"""
     from keras_sr.qat import finetune_for_int8
 
     config = float_model.config
@@ -190,10 +190,11 @@ def balance_passthrough(plain, config: ModelConfig, patches: list[np.ndarray]):
     """The plain model with its residual pass-through channels scaled, layer by layer, to the
     largest feature activation seen on the calibration ``patches``, and the last hidden layer
     carrying enough copies (at most :data:`MAX_RESIDUAL_COPIES`) that the residual weight is no
-    larger than the last layer's learned weights (same function in float; see :func:`keras_sr.folding.scale_passthrough`). Without
-    this, x (0..255) would set every hidden layer's int8 range and the residual weight the last
-    layer's weight steps. Measured on the bundled x2 Y model, Set5: int8 loss 0.169 dB with the
-    scaling alone, 0.110 dB with 4 copies.
+    larger than the last layer's learned weights (same function in float; see
+    :func:`keras_sr.folding.scale_passthrough`). Without this, x (0..255) would set every hidden
+    layer's int8 range and the residual weight the last layer's weight steps. Measured on the
+    first bundled x2 Y model (commit 24c8169), Set5: int8 loss 0.169 dB with the scaling alone,
+    0.110 dB with 4 copies.
     """
     import tf_keras as keras
 
@@ -345,7 +346,7 @@ def _pixel_units(content: bytes) -> bytes:
     clip's bounds are set to exactly 0 and 255. Calibration would give them a range like -20..255
     (step 1.08), whose rounding adds to the final rounding to whole pixels; in pixel units the
     conv's own rounding is the final one and its int8 saturation is the clip to 0..255. Measured
-    on the bundled x2 Y model, Set5: int8 36.86 -> 36.91 dB (float 36.97).
+    on the first bundled x2 Y model (commit 24c8169), Set5: int8 36.86 -> 36.91 dB (float 36.97).
     """
     from tensorflow.lite.tools import flatbuffer_utils
 

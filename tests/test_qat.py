@@ -106,3 +106,18 @@ def test_finetuning_that_scores_lower_is_not_kept(tmp_path, monkeypatch):
     assert not report.qat.kept and report.qat.finetuned_vs_hr < report.qat.post_training_vs_hr
     assert report.qat.post_training_vs_hr == pytest.approx(plain_file.quant.tflite_vs_hr)
     assert (tmp_path / "qat.tflite").read_bytes() == (tmp_path / "ptq.tflite").read_bytes()
+
+
+@pytest.mark.slow
+def test_int8_breakdown_tool(tmp_path, capsys):
+    from keras_sr.export import SAMPLES_DIR
+    from tools.int8_breakdown import main
+
+    run = make_run(tmp_path / "run", channels=6)
+    assert main([str(run), "--data", str(SAMPLES_DIR), "--calib-samples", "8"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    psnr = {" ".join(row[:-2]): float(row[-2]) for row in rows}
+    assert list(psnr) == ["float plain", "int8 weights only (simulated)",
+                          "int8 activations only (simulated)", "int8 both (simulated)",
+                          "int8 file (LiteRT)"]
+    assert abs(psnr["int8 both (simulated)"] - psnr["int8 file (LiteRT)"]) < 0.05
