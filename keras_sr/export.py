@@ -107,14 +107,17 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
     config = float_model.config
     images, calib_source = calibration_images(calib_dir)
     patches = calibration_patches(images, config, calib_samples) if quantization == "int8" else []
-    content = convert(float_model.model, config, quantization, input_size, patches)
+    plain = float_model.model
+    if quantization == "int8":
+        plain = balance_passthrough(plain, config, patches)
+    content = convert(plain, config, quantization, input_size, patches, balance=False)
     content = add_metadata(content, sr_metadata(config, quantization))
     quant = (quantization_report(float_model, content, images, config)
              if report or qat_steps else None)
     qat = None
     if qat_steps:
-        content, quant, qat = _finetuned_if_better(float_model, content, quant, images, patches,
-                                                   input_size, qat_steps, qat_progress)
+        content, quant, qat = _finetuned_if_better(float_model, plain, content, quant, images,
+                                                   patches, input_size, qat_steps, qat_progress)
     ops = model_ops(content)
     extra = sorted(set(ops) - ALLOWED_OPS[quantization])
     if extra:
@@ -128,20 +131,20 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
                         gpu_compatibility(content), calib_source, len(patches), quant, qat)
 
 
-def _finetuned_if_better(float_model: KerasSRModel, content: bytes, quant: QuantReport,
+def _finetuned_if_better(float_model: KerasSRModel, balanced, content: bytes, quant: QuantReport,
                          images: list[np.ndarray], patches: list[np.ndarray],
                          input_size: tuple[int, int] | None, steps: int,
                          progress: Callable[[int, float], None] | None,
                          ) -> tuple[bytes, QuantReport, QATReport]:
-    """The int8 file after quantization-aware fine-tuning if that scores higher against HR on
-    the calibration images than post-training ``content``; else ``content`` itself. (Fine-tuning
+    """The int8 file after quantization-aware fine-tuning (of ``balanced``, the plain network
+    after :func:`balance_passthrough`) if that scores higher against HR on the calibration
+    images than post-training ``content``; else ``content`` itself. (Fine-tuning
     on a few images can also lose: for the bundled x2 Y model, 2000 steps scored 0.05 dB lower
     on T91, as ``tools/package_pretrained.sh`` prints.)"""
     from keras_sr.qat import finetune_for_int8
 
     config = float_model.config
-    plain = balance_passthrough(float_model.model, config, patches)
-    tuned = finetune_for_int8(plain, config, images, patches, steps, progress=progress)
+    tuned = finetune_for_int8(balanced, config, images, patches, steps, progress=progress)
     tuned_content = add_metadata(convert(tuned, config, "int8", input_size, patches, balance=False),
                                  sr_metadata(config, "int8", steps))
     tuned_quant = quantization_report(float_model, tuned_content, images, config)
@@ -263,18 +266,13 @@ def gpu_compatibility(content: bytes) -> str:
 
 def calibration_images(calib_dir: Path | None) -> tuple[list[np.ndarray], str]:
     """HR images (HxWx3 uint8 RGB) for calibration; the bundled samples without ``calib_dir``."""
-    from keras_sr.images import list_inputs, load_image
+    from keras_sr.data import model_input, read_image
+    from keras_sr.images import list_inputs
 
     source = Path(calib_dir) if calib_dir is not None else SAMPLES_DIR
     if not source.is_dir():
         raise UserError(f"{source}: calibration folder does not exist")
-    images = []
-    for path in list_inputs([source]):
-        pixels = load_image(path).pixels
-        if pixels.ndim == 2:
-            pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-        images.append(np.ascontiguousarray(pixels[:, :, :3]) if pixels.shape[2] >= 3
-                      else np.repeat(pixels[:, :, :1], 3, axis=2))
+    images = [model_input(read_image(path), 3) for path in list_inputs([source])]
     label = f"{source} ({len(images)} images)"
     return images, label if calib_dir is not None else f"bundled samples {label}"
 

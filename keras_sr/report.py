@@ -97,12 +97,14 @@ class BundledModel:
     int8: Path
     scale: int
     colors: int
+    qat_steps: int = 0  # quantization-aware fine-tuning steps of the int8 file (its metadata)
 
 
 def discover_models(models_dir: Path) -> list[BundledModel]:
     """Every model in ``models_dir``: each subfolder with a ``config.json`` is a run dir NAME,
     which needs ``NAME.keras`` and ``NAME_int8.tflite`` beside it. Sorted by scale, then name."""
     from keras_sr.config import CONFIG_FILE, ModelConfig
+    from keras_sr.runtime import read_metadata
 
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
@@ -115,7 +117,9 @@ def discover_models(models_dir: Path) -> list[BundledModel]:
             if not path.is_file():
                 raise UserError(f"{run_dir}: {path.name} is missing beside it (make it with {how})")
         config = ModelConfig.load(run_dir / CONFIG_FILE)
-        found.append(BundledModel(run_dir.name, run_dir, folded, int8, config.scale, config.colors))
+        qat_steps = read_metadata(int8.read_bytes(), source=str(int8)).get("qat_steps", 0)
+        found.append(BundledModel(run_dir.name, run_dir, folded, int8, config.scale, config.colors,
+                                  qat_steps))
     if not found:
         raise UserError(f"{models_dir}: no models found (expected NAME/{CONFIG_FILE} run folders "
                         f"with NAME.keras and NAME{INT8_SUFFIX} beside them)")
@@ -343,8 +347,6 @@ def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[s
                     command: str, figure: Path | None, output: Path,
                     figure_model: BundledModel | None) -> str:
     """The whole BENCHMARKS.md text."""
-    from keras_sr.runtime import read_metadata
-
     refs = list(SOURCES)
     cite = {key: f"[{i + 1}]" for i, key in enumerate(refs)}
     lines = [
@@ -386,8 +388,8 @@ def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[s
         lines.append("| Bicubic | " + " | ".join(_score(bicubic[s]) for s in sets) + " | **measured** |")
         for r in ours:
             q, name = r.quality, r.model.name
-            qat_steps = read_metadata(r.model.int8.read_bytes()).get("qat_steps", 0)
-            int8_label = "int8 .tflite" + (f" (QAT {qat_steps} steps)" if qat_steps else "")
+            qat = r.model.qat_steps
+            int8_label = "int8 .tflite" + (f" (QAT {qat} steps)" if qat else "")
             for label, scores in (("float, training-time", q.training_time),
                                   ("folded float .keras", q.folded), (int8_label, q.int8)):
                 lines.append(f"| `{name}` {label} | " + " | ".join(_score(scores[s]) for s in sets)
@@ -508,7 +510,7 @@ def comparison_figure(model_path: Path, output: Path, images: Sequence[Path] | N
     :func:`figure_size`."""
     from PIL import Image, ImageDraw
 
-    from keras_sr.images import load_image
+    from keras_sr.data import model_input, read_image
     from keras_sr.imresize import bicubic_downscale, bicubic_upscale
     from keras_sr.runtime import load_sr_model
     from keras_sr.upscale import upscale_image
@@ -519,9 +521,7 @@ def comparison_figure(model_path: Path, output: Path, images: Sequence[Path] | N
     draw = ImageDraw.Draw(canvas)
     panel = FIGURE_CROP * FIGURE_ZOOM
     for row, path in enumerate(paths):
-        pixels = load_image(path).pixels
-        pixels = np.repeat(pixels[:, :, None], 3, 2) if pixels.ndim == 2 else pixels[:, :, :3]
-        hr, lr = bicubic_downscale(pixels, model.scale)
+        hr, lr = bicubic_downscale(model_input(read_image(path), 3), model.scale)
         if min(hr.shape[:2]) < FIGURE_CROP:
             raise UserError(f"{path}: too small for a {FIGURE_CROP}-pixel crop")
         ours = upscale_image(model, lr)

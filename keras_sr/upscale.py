@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_sr.data import model_input
 from keras_sr.errors import UserError, first_line
 from keras_sr.files import atomic_path
 from keras_sr.images import IMAGE_SUFFIXES, LoadedImage, PngWriter, list_inputs, load_image, save_image
@@ -138,12 +139,7 @@ def upscale_bands(model: SRModel, image: LoadedImage, tile: int | None = None
     rgb_in = color.shape[2] == 3
 
     def model_rows(r0: int, r1: int) -> np.ndarray:
-        rows = color[r0:r1]
-        if model.colors == 1 and rgb_in:
-            return round_pixels(rgb2ycbcr(rows)[:, :, :1])
-        if model.colors == 3 and not rgb_in:
-            return np.repeat(rows, 3, axis=2)
-        return rows
+        return model_input(color[r0:r1], model.colors)
 
     chroma = (_BandResize(h, w, s, lambda r0, r1: rgb2ycbcr(color[r0:r1])[:, :, 1:])
               if model.colors == 1 and rgb_in else None)
