@@ -79,8 +79,6 @@ def fold(
     from keras_sr.runs import fold_run
 
     size = parse_size(check_size)
-    if output.suffix != ".keras":
-        raise UserError(f"{output}: the output must end in .keras")
     report = fold_run(run_dir, output, size)
     typer.echo(f"folded {report.name}: {report.num_convs} convs, {report.params:,} parameters")
     typer.echo(f"max abs difference vs training-time network on a random {size[0]}x{size[1]} "
@@ -141,7 +139,8 @@ def train(
             raise UserError("give at least one --data folder")
         config = ModelConfig.preset(preset, scale=scale, colors=colors, act_type=act)
         options = TrainOptions(
-            data=tuple(str(d) for d in data), steps=steps or 1000, batch=batch, patch=patch,
+            data=tuple(str(d) for d in data),
+            steps=TrainOptions.steps if steps is None else steps, batch=batch, patch=patch,
             lr=lr, schedule=schedule, fft_weight=fft_weight, seed=seed, ckpt_every=ckpt_every,
             val=tuple(str(v) for v in val or ()), val_every=val_every,
             init=str(init) if init else None, collapsed=not expanded, jit=jit)

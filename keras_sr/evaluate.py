@@ -56,14 +56,28 @@ def super_resolve(model: Callable[[np.ndarray], np.ndarray], lr: np.ndarray,
     return round_pixels(total / ENSEMBLE_SIZE)
 
 
+def comparable_y(sr: np.ndarray, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two images a model output is scored on, for :func:`~keras_sr.metrics.psnr_y` and
+    :func:`~keras_sr.metrics.ssim_y` (which take the Y of each).
+
+    ``sr``: model output, sHxsWxC uint8. ``hr``: the reference of the same size, uint8 HxW
+    (grayscale) or HxWx3, or a Y image (HxW or HxWx1, float allowed).
+
+    * Y model (C = 1): its output against the luma of ``hr``;
+    * RGB model on a grayscale image (``hr`` HxW): the mean of the output channels, rounded to
+      uint8, against the gray values;
+    * RGB model on an RGB image: both as they are.
+    """
+    if sr.shape[2] == 1:
+        return sr[:, :, 0], to_y(hr)
+    if hr.ndim == 2:
+        return round_pixels(sr.astype(np.float64).mean(axis=2)), hr
+    return sr, hr
+
+
 def model_scores(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
     """(PSNR, SSIM) on Y of a model output (sHxsWxC uint8) against the cropped uint8 HR."""
-    if sr.shape[2] == 1:
-        sr_y, hr_y = sr[:, :, 0], to_y(hr)
-    elif hr.ndim == 2:  # an RGB model on a grayscale image: compare gray with gray
-        sr_y, hr_y = round_pixels(sr.astype(np.float64).mean(axis=2)), hr
-    else:
-        sr_y, hr_y = sr, hr
+    sr_y, hr_y = comparable_y(sr, hr)
     return psnr_y(sr_y, hr_y, scale), ssim_y(sr_y, hr_y, scale)
 
 

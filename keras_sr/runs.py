@@ -81,12 +81,14 @@ def fold_run(run_dir: Path, output: Path, check_size: tuple[int, int] = (256, 25
     """Load a run, fold it, check the fold on a random image, and save the plain ``.keras``."""
     from keras_sr.folding import fold
 
+    output = Path(output)
+    if output.suffix != ".keras":
+        raise UserError(f"{output}: the output must end in .keras")
+    if not output.parent.is_dir():
+        raise UserError(f"{output.parent}: output folder does not exist")
     model, config = load_run(run_dir)
     plain = fold(model)
     diff = max_abs_diff(model, plain, check_size)
-    output = Path(output)
-    if not output.parent.is_dir():
-        raise UserError(f"{output.parent}: output folder does not exist")
     try:
         with atomic_path(output) as tmp:
             plain.save(str(tmp))

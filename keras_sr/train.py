@@ -189,6 +189,13 @@ def learning_rate_schedule(options: TrainOptions):
     return keras.optimizers.schedules.ExponentialDecay(options.lr, every, 0.5, staircase=True)
 
 
+def make_optimizer(schedule):
+    """The training optimizer: Adam on ``schedule`` (see :func:`learning_rate_schedule`)."""
+    import tf_keras as keras
+
+    return keras.optimizers.Adam(schedule, epsilon=1e-8)
+
+
 def choose_strategy():
     """MirroredStrategy over all GPUs when more than one is visible, else the default (one
     GPU if present, else CPU)."""
@@ -233,21 +240,17 @@ def validate(model, pairs, scale: int) -> float:
     rounded to uint8, as ``sr-tool eval`` measures."""
     import tensorflow as tf
 
+    from keras_sr.evaluate import comparable_y
     from keras_sr.imresize import round_pixels
     from keras_sr.metrics import psnr_y
 
     scores = []
     for pair in pairs:
         out = model(tf.constant(pair.lr[None], tf.float32), training=False).numpy()[0]
-        sr = round_pixels(out)
-        hr = pair.hr
-        if sr.shape[2] == 1:
-            scores.append(psnr_y(sr[:, :, 0], hr[:, :, 0].astype(np.float64), scale))
-        elif pair.gray:  # as sr-tool eval: an RGB model on a grayscale image, gray vs gray
-            gray = np.floor(sr.astype(np.float64).mean(axis=2) + 0.5)
-            scores.append(psnr_y(gray, hr[:, :, 0].astype(np.float64), scale))
-        else:
-            scores.append(psnr_y(sr, hr, scale))
+        # A grayscale image's target holds its gray values in every channel (HxWxcolors,
+        # see keras_sr.data.target): one of them is the HxW image sr-tool eval compares with.
+        hr = pair.hr[:, :, 0] if pair.gray else pair.hr
+        scores.append(psnr_y(*comparable_y(round_pixels(out), hr), scale))
     return float(np.mean(scores))
 
 
@@ -400,7 +403,7 @@ def _resolve_run(config: ModelConfig | None, options: TrainOptions | None, run_d
     return config, options
 
 
-def _make_train_step(model, optimizer, strategy, fft_weight: float, jit: bool):
+def make_train_step(model, optimizer, strategy, fft_weight: float, jit: bool):
     """A compiled training step ``(lr, hr) -> loss`` (the mean loss over replicas)."""
     import tensorflow as tf
 
@@ -478,7 +481,7 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
         keras.utils.set_random_seed(options.seed)
         model = build_model(config, collapsed=options.collapsed)
         schedule = learning_rate_schedule(options)
-        optimizer = keras.optimizers.Adam(schedule, epsilon=1e-8)
+        optimizer = make_optimizer(schedule)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
     manager = tf.train.CheckpointManager(checkpoint, str(run_dir / CKPT_DIR),
@@ -517,7 +520,7 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
         dataset = sampler.dataset(first, options.steps)
         if strategy.num_replicas_in_sync > 1:
             dataset = strategy.experimental_distribute_dataset(dataset)
-        train_step = _make_train_step(model, optimizer, strategy, options.fft_weight, options.jit)
+        train_step = make_train_step(model, optimizer, strategy, options.fft_weight, options.jit)
         reporter.start(first, options.steps)
         for lr_batch, hr_batch in dataset:
             loss = float(train_step(lr_batch, hr_batch))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from keras_sr.cli import app
 from keras_sr.config import ModelConfig
 from keras_sr.data import model_input, read_image
-from keras_sr.evaluate import bicubic_scores, evaluate, super_resolve
+from keras_sr.evaluate import bicubic_scores, comparable_y, evaluate, model_scores, super_resolve
 from keras_sr.imresize import bicubic_downscale
 from keras_sr.metrics import psnr_y, ssim_y, to_y
 from keras_sr.models import build_model
@@ -70,6 +70,25 @@ def test_bicubic_reproduces_the_published_tables():
             ref_psnr, ref_ssim = PUBLISHED[dataset.name, scale]
             assert abs(psnr - ref_psnr) <= 0.01, (dataset.name, scale, psnr)
             assert abs(ssim - ref_ssim) <= 0.001, (dataset.name, scale, ssim)
+
+
+def test_comparable_y_picks_what_each_model_is_scored_on(rng):
+    rgb = rng.integers(0, 256, (20, 22, 3), dtype=np.uint8)
+    gray = rgb[:, :, 1]
+    # Y model: its output against the luma of the HR image (RGB, gray, or a Y target).
+    for hr, y in ((rgb, to_y(rgb)), (gray, gray), (to_y(rgb)[:, :, None], to_y(rgb))):
+        sr_y, hr_y = comparable_y(rgb[:, :, :1], hr)
+        np.testing.assert_array_equal(sr_y, rgb[:, :, 0])
+        np.testing.assert_array_equal(hr_y, y)
+    # RGB model on a grayscale image: the rounded mean of its channels against the gray values.
+    sr_y, hr_y = comparable_y(rgb, gray)
+    np.testing.assert_array_equal(sr_y, np.floor(rgb.astype(np.float64).mean(axis=2) + 0.5))
+    np.testing.assert_array_equal(hr_y, gray)
+    # RGB model on an RGB image: both as they are.
+    other = rgb[::-1]
+    assert all(a is b for a, b in zip(comparable_y(rgb, other), (rgb, other)))
+    assert model_scores(rgb, gray, 2) == (psnr_y(*comparable_y(rgb, gray), 2),
+                                          ssim_y(*comparable_y(rgb, gray), 2))
 
 
 def _nearest(scale):

@@ -91,6 +91,27 @@ def test_fourier_loss_is_zero_for_equal_images_and_positive_otherwise(rng):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("colors", [1, 3])
+def test_validate_gives_the_psnr_of_sr_tool_eval(rng, colors):
+    from keras_sr.data import make_pair, model_input
+    from keras_sr.evaluate import model_scores
+    from keras_sr.imresize import bicubic_downscale, round_pixels
+    from keras_sr.train import validate
+
+    config = ModelConfig(scale=2, num_blocks=1, channels=4, colors=colors)
+    model = build_model(config)
+    randomize_ecb_model(model)
+    rgb = rng.integers(0, 256, (36, 42, 3), dtype=np.uint8)
+    gray = rng.integers(0, 256, (40, 38), dtype=np.uint8)
+    for image in (rgb, gray):
+        hr, lr = bicubic_downscale(image, 2)
+        x = tf.constant(model_input(lr, colors)[None], tf.float32)
+        sr = round_pixels(model(x, training=False).numpy()[0])
+        psnr = validate(model, [make_pair("image", image, 2, colors)], 2)
+        # The float32 Y target differs from eval's float64 Y in the last bits only.
+        assert psnr == pytest.approx(model_scores(sr, hr, 2)[0], abs=1e-6), image.ndim
+
+
 def test_train_writes_a_usable_run_dir(tmp_path, images):
     options = TrainOptions(data=(str(images),), steps=6, batch=2, patch=8, ckpt_every=3,
                            val=(str(images),), fft_weight=0.1)
@@ -250,3 +271,10 @@ def _with_file(path: Path, name: str) -> Path:
     path.mkdir()
     (path / name).write_text("not an image")
     return path
+
+
+def test_train_command_refuses_zero_steps(tmp_path, images):
+    result = runner.invoke(app, ["train", "--data", str(images), "--steps", "0",
+                                 "-o", str(tmp_path / "run")])
+    _one_line_error(result, "steps must be >= 1")
+    assert not (tmp_path / "run").exists()

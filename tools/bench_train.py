@@ -3,9 +3,10 @@ branches per block), the collapsed ECBSR (one 3x3 convolution per block whose ke
 from the branch weights in the forward pass), and the plain network of the same shape (what the
 collapsed form cannot beat).
 
-Each form runs the same training step as ``sr-tool train`` (L1 loss, Adam, ``tf.function``) on a
-fixed random batch, after warm-up, in interleaved rounds (the best round counts, so other load on
-a shared machine disturbs less); prints steps/s and the step-time ratio to the plain network.
+Each form runs the training step of ``sr-tool train`` (:func:`keras_sr.train.make_train_step`:
+L1 loss, Adam with the default schedule, ``tf.function``) on a fixed random batch, after warm-up,
+in interleaved rounds (the best round counts, so other load on a shared machine disturbs less);
+prints steps/s and the step-time ratio to the plain network.
 
 Usage (from the repository root):
     python -m tools.bench_train [--preset m4c16] [--scale 2] [--batch 16] [--patch 64]
@@ -21,24 +22,15 @@ import time
 
 
 def make_step(model, lr, hr, jit: bool):
-    """The training step of ``sr-tool train`` (L1, Adam, tf.function) on one fixed batch."""
+    """The training step of ``sr-tool train`` (:func:`keras_sr.train.make_train_step`, with
+    training's optimizer and default learning-rate schedule) on one fixed batch."""
     import tensorflow as tf
-    import tf_keras as keras
 
-    from keras_sr.train import l1_loss
+    from keras_sr.train import TrainOptions, learning_rate_schedule, make_optimizer, make_train_step
 
-    optimizer = keras.optimizers.Adam(5e-4)
-    variables = model.trainable_variables
-    optimizer.build(variables)
-
-    @tf.function(jit_compile=jit, autograph=False)
-    def step():
-        with tf.GradientTape() as tape:
-            loss = l1_loss(model(lr, training=True), hr)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    return step
+    optimizer = make_optimizer(learning_rate_schedule(TrainOptions(data=())))
+    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), 0.0, jit)
+    return lambda: step(lr, hr)
 
 
 def steps_per_second(step, steps: int) -> float:

@@ -24,31 +24,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from keras_sr.data import read_image
 from keras_sr.evaluate import bicubic_scores
 from keras_sr.imresize import bicubic_downscale, bicubic_upscale, imresize
 from keras_sr.metrics import psnr_y, ssim_y
+from keras_sr.report import QUOTED
 
 SETS = ("Set5", "Set14")
 SCALES = (2, 3, 4)
 # Bicubic baseline as published (VDSR, Kim et al. 2016, Table 3): (PSNR dB, SSIM).
-PUBLISHED = {
-    ("Set5", 2): (33.66, 0.9299),
-    ("Set5", 3): (30.39, 0.8682),
-    ("Set5", 4): (28.42, 0.8104),
-    ("Set14", 2): (30.24, 0.8688),
-    ("Set14", 3): (27.55, 0.7742),
-    ("Set14", 4): (26.00, 0.7027),
-}
-
-
-def load(path: Path) -> np.ndarray:
-    """Read an image as uint8, HxW (grayscale) or HxWx3."""
-    with Image.open(path) as im:
-        if im.mode not in ("L", "RGB"):
-            im = im.convert("RGB")
-        return np.asarray(im, dtype=np.uint8)
+PUBLISHED = {(name, q.scale): q.scores[name]
+             for q in QUOTED if q.method == "Bicubic" for name in SETS}
 
 
 def pair_rgb(hr: np.ndarray, scale: int, round_y: bool) -> tuple[float, float]:
@@ -70,8 +57,8 @@ def check_lr(root: Path) -> None:
             total, count, worst = 0.0, 0, 0.0
             hr_paths = sorted((root / "SelfExSR_pairs" / name / f"x{scale}").glob("*_HR.png"))
             for hr_path in hr_paths:
-                hr = load(hr_path)
-                lr_matlab = load(hr_path.with_name(hr_path.name.replace("_HR", "_LR")))
+                hr = read_image(hr_path)
+                lr_matlab = read_image(hr_path.with_name(hr_path.name.replace("_HR", "_LR")))
                 lr = imresize(hr, 1.0 / scale)
                 if lr.shape != lr_matlab.shape:
                     raise SystemExit(f"{hr_path.name}: shape {lr.shape} vs MATLAB {lr_matlab.shape}")
@@ -94,7 +81,7 @@ def check_bicubic(root: Path) -> None:
     print(f"{'set':<6} {'scale':>5} {'variant':<15} {'PSNR':>8} {'SSIM':>7}"
           f" {'published':>15} {'dPSNR':>7} {'dSSIM':>8}")
     for name in SETS:
-        images = [load(p) for p in sorted((root / name).glob("*.png"))]
+        images = [read_image(p) for p in sorted((root / name).glob("*.png"))]
         for scale in SCALES:
             ref_psnr, ref_ssim = PUBLISHED[(name, scale)]
             for label, fn in variants.items():
