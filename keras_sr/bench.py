@@ -73,12 +73,14 @@ def model_forms(path: Path, threads: int | None = None, compare: bool | None = N
         def load() -> SRModel:
             from keras_sr.export import (add_metadata, calibration_images, calibration_patches,
                                          convert, sr_metadata)
+            from keras_sr.folding import deploy
 
             plain = load_keras_sr_model(path)
             patches = []
             if quantization == "int8":
                 patches = calibration_patches(calibration_images(None)[0], plain.config, BENCH_CALIB_SAMPLES)
-            content = add_metadata(convert(plain.model, plain.config, quantization, None, patches),
+            network = deploy(plain.model, plain.config)
+            content = add_metadata(convert(network, plain.config, quantization, None, patches),
                                    sr_metadata(plain.config, quantization))
             return TFLiteSRModel(content, read_metadata(content), threads, f"{path} ({quantization})")
         return load

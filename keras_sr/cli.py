@@ -335,6 +335,9 @@ def bench(
         "--compare/--no-compare",
         help="Also time the int8 and float32 TFLite conversions and the keras forms "
              "(default: on for run directories and .keras files).")] = None,
+    profile: Annotated[bool, typer.Option(
+        "--profile", help="Time each op of .tflite files (from cut-down copies of the graph, "
+                          "timed interleaved) and count its MACs.")] = False,
 ) -> None:
     """Latency (median, min, max) and output megapixels/s; ratios against the first row."""
     from rich.console import Console
@@ -345,6 +348,10 @@ def bench(
 
     h, w = parse_size(size)
     console = Console()
+    if profile:
+        for path in models:
+            _print_profile(console, path, (h, w), threads, runs, warmup)
+        return
     console.print(f"input {h}x{w} LR, {runs} runs after {warmup} warm-up, TFLite runtime: {runtime_name()}",
                   highlight=False)
     results = run_bench(models, (h, w), threads, runs, warmup, compare,
@@ -357,6 +364,33 @@ def bench(
     for r in results:
         table.add_row(r.name, r.runtime, f"{r.median_ms:.1f}", f"{r.min_ms:.1f}", f"{r.max_ms:.1f}",
                       f"{r.output_mpix_per_s:.2f}", f"{r.median_ms / first:.2f}x")
+    console.print(table)
+
+
+def _print_profile(console, path: Path, size: tuple[int, int], threads: Optional[int], runs: int,
+                   warmup: int) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from keras_sr.profile import profile_tflite
+    from keras_sr.runtime import runtime_name
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(f"profiling {path.name}", total=runs)
+        result = profile_tflite(path, size, threads, runs, warmup,
+                                progress=lambda done, total: bar.update(task, completed=done))
+    table = Table(title=f"{path.name}: {size[0]}x{size[1]} LR input, threads "
+                        f"{threads or 'default'}, {runtime_name()}, median of {runs}")
+    for name in ("#", "op", "output", "MMACs", "ms", "share", "GMAC/s"):
+        table.add_column(name, justify="left" if name in ("op", "output") else "right")
+    for op in result.ops:
+        rate = op.gmacs_per_s
+        table.add_row(str(op.index), op.name, "x".join(map(str, op.output_shape[1:])),
+                      f"{op.macs / 1e6:,.0f}" if op.macs else "", f"{op.ms:.2f}",
+                      f"{op.ms / result.total_ms:.0%}", f"{rate:.0f}" if rate else "")
+    table.add_row("", "whole graph", "", f"{result.macs / 1e6:,.0f}", f"{result.total_ms:.2f}", "100%",
+                  f"{result.macs / result.total_ms / 1e6:.0f}")
     console.print(table)
 
 

@@ -1,8 +1,12 @@
 """Export a plain network to TFLite: float32, float16 weights, or full-integer int8.
 
-The int8 model takes and returns uint8 pixels in pixel units (scale 1, zero point 0, so 0..255
-in, 0..255 out) and uses only TFLITE_BUILTINS_INT8 ops: QUANTIZE at the ends, CONV_2D (ReLU
-fused) or CONV_2D + PRELU, DEPTH_TO_SPACE, and the clip (MINIMUM + RELU). Calibration uses LR
+Every file holds the deploy form of the network (:func:`keras_sr.folding.deploy`): 3x3 convs
+over the features only, the residual as a fixed 1x1 conv of the input and one ADD, depth to
+space and clip. The int8 model takes and returns uint8 pixels in pixel units (scale 1, zero
+point 0, so 0..255 in, 0..255 out) and uses only TFLITE_BUILTINS_INT8 ops: QUANTIZE at the
+ends, CONV_2D (ReLU fused) or CONV_2D + PRELU, ADD and DEPTH_TO_SPACE. Its clip is the int8
+saturation of the ADD, whose output is in pixel units, so the clip ops the converter emits are
+identities and are removed (:func:`keras_sr.flatbuf.drop_saturated_clip`). Calibration uses LR
 patches made like the training data (HR crop -> MATLAB bicubic downscale -> Y rounded to uint8,
 or RGB). Every file carries a ``keras_sr`` metadata entry (:data:`keras_sr.runtime.METADATA_NAME`)
 with scale, colors, input range and dtype, quantization, receptive radius, the ModelConfig and
@@ -15,13 +19,12 @@ import contextlib
 import dataclasses
 import io
 import json
-import math
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from keras_sr import __version__
+from keras_sr import __version__, flatbuf
 from keras_sr.config import ModelConfig
 from keras_sr.errors import UserError
 from keras_sr.files import atomic_path
@@ -30,16 +33,15 @@ from keras_sr.runtime import METADATA_NAME, KerasSRModel, TFLiteSRModel, load_ke
 QUANTIZATIONS = ("int8", "fp16", "float32")
 CALIB_PATCH = 64  # LR pixels, as the training patches
 CALIB_SAMPLES = 100
-MAX_RESIDUAL_COPIES = 8
 REPORT_MAX_IMAGES = 20
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
-# Ops the plain network may convert to; anything else (ADD, CONCATENATION, TILE, ...) means the
-# graph was not fully folded or a float fallback crept in.
+# Ops the deploy network may convert to; anything else (CONCATENATION, TILE, MUL, ...) means the
+# graph was not fully folded or a float fallback crept in. The int8 clip is gone (see above).
 ALLOWED_OPS = {
-    "int8": {"QUANTIZE", "CONV_2D", "PRELU", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"},
-    "fp16": {"DEQUANTIZE", "CONV_2D", "PRELU", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"},
-    "float32": {"CONV_2D", "PRELU", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"},
+    "int8": {"QUANTIZE", "CONV_2D", "PRELU", "ADD", "DEPTH_TO_SPACE"},
+    "fp16": {"DEQUANTIZE", "CONV_2D", "PRELU", "ADD", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"},
+    "float32": {"CONV_2D", "PRELU", "ADD", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"},
 }
 
 
@@ -107,16 +109,16 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
     config = float_model.config
     images, calib_source = calibration_images(calib_dir)
     patches = calibration_patches(images, config, calib_samples) if quantization == "int8" else []
-    plain = float_model.model
-    if quantization == "int8":
-        plain = balance_passthrough(plain, config, patches)
-    content = convert(plain, config, quantization, input_size, patches, balance=False)
+    from keras_sr.folding import deploy
+
+    network = deploy(float_model.model, config)
+    content = convert(network, config, quantization, input_size, patches)
     content = add_metadata(content, sr_metadata(config, quantization))
     quant = (quantization_report(float_model, content, images, config)
              if report or qat_steps else None)
     qat = None
     if qat_steps:
-        content, quant, qat = _finetuned_if_better(float_model, plain, content, quant, images,
+        content, quant, qat = _finetuned_if_better(float_model, network, content, quant, images,
                                                    patches, input_size, qat_steps, qat_progress)
     ops = model_ops(content)
     extra = sorted(set(ops) - ALLOWED_OPS[quantization])
@@ -131,37 +133,35 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
                         gpu_compatibility(content), calib_source, len(patches), quant, qat)
 
 
-def _finetuned_if_better(float_model: KerasSRModel, balanced, content: bytes, quant: QuantReport,
+def _finetuned_if_better(float_model: KerasSRModel, network, content: bytes, quant: QuantReport,
                          images: list[np.ndarray], patches: list[np.ndarray],
                          input_size: tuple[int, int] | None, steps: int,
                          progress: Callable[[int, float], None] | None,
                          ) -> tuple[bytes, QuantReport, QATReport]:
-    """The int8 file after quantization-aware fine-tuning (of ``balanced``, the plain network
-    after :func:`balance_passthrough`) if that scores higher against HR on the calibration
+    """The int8 file after quantization-aware fine-tuning (of ``network``, the deploy network)
+    if that scores higher against HR on the calibration
     images than post-training ``content``; else ``content`` itself. (Fine-tuning
     on a few images can also lose: for the bundled x2 Y model, 2000 steps scored 0.05 dB lower
     on T91, as ``tools/package_pretrained.sh`` prints.)"""
     from keras_sr.qat import finetune_for_int8
 
     config = float_model.config
-    tuned = finetune_for_int8(balanced, config, images, patches, steps, progress=progress)
-    tuned_content = add_metadata(convert(tuned, config, "int8", input_size, patches, balance=False),
+    tuned = finetune_for_int8(network, config, images, patches, steps, progress=progress)
+    tuned_content = add_metadata(convert(tuned, config, "int8", input_size, patches),
                                  sr_metadata(config, "int8", steps))
     tuned_quant = quantization_report(float_model, tuned_content, images, config)
     qat = QATReport(steps, quant.tflite_vs_hr, tuned_quant.tflite_vs_hr)
     return (tuned_content, tuned_quant, qat) if qat.kept else (content, quant, qat)
 
 
-def convert(plain, config: ModelConfig, quantization: str, input_size: tuple[int, int] | None = None,
-            patches: list[np.ndarray] | None = None, balance: bool = True) -> bytes:
-    """TFLite flatbuffer of the plain keras model. ``patches``: int8 calibration LR patches
-    (uint8 HxWxC); with a fixed ``input_size`` each is padded or cropped to it. With
-    ``balance`` the int8 export first applies :func:`balance_passthrough` (pass False for a
-    model that went through it already)."""
+def convert(network, config: ModelConfig, quantization: str, input_size: tuple[int, int] | None = None,
+            patches: list[np.ndarray] | None = None) -> bytes:
+    """TFLite flatbuffer of the deploy keras model ``network`` (:func:`keras_sr.folding.deploy`).
+    ``patches``: int8 calibration LR patches (uint8 HxWxC); with a fixed ``input_size`` each is
+    padded or cropped to it."""
     import tensorflow as tf
 
-    if quantization == "int8" and patches and balance:
-        plain = balance_passthrough(plain, config, patches)
+    plain = network
     shape = [1, *(input_size or (None, None)), config.colors]
     fn = tf.function(lambda lr: plain(lr, training=False),
                      input_signature=[tf.TensorSpec(shape, tf.float32, name="lr")])
@@ -185,37 +185,8 @@ def convert(plain, config: ModelConfig, quantization: str, input_size: tuple[int
         converter.inference_output_type = tf.uint8
     content = converter.convert()
     if quantization == "int8":
-        content = _pixel_units(content)
+        content, _ = flatbuf.drop_saturated_clip(_pixel_units(content))
     return content
-
-
-def balance_passthrough(plain, config: ModelConfig, patches: list[np.ndarray]):
-    """The plain model with its residual pass-through channels scaled, layer by layer, to the
-    largest feature activation seen on the calibration ``patches``, and the last hidden layer
-    carrying enough copies (at most :data:`MAX_RESIDUAL_COPIES`) that the residual weight is no
-    larger than the last layer's learned weights (same function in float; see
-    :func:`keras_sr.folding.scale_passthrough`). Without this, x (0..255) would set every hidden
-    layer's int8 range and the residual weight the last layer's weight steps. Measured on the
-    first bundled x2 Y model (commit 24c8169), Set5: int8 loss 0.169 dB with the scaling alone,
-    0.110 dB with 4 copies.
-    """
-    import tf_keras as keras
-
-    from keras_sr.folding import scale_passthrough
-
-    names = [f"act_{i}" if config.act_type == "prelu" else f"conv_{i}"
-             for i in range(config.num_convs - 1)]
-    probe = keras.Model(plain.input, [plain.get_layer(name).output for name in names])
-    peaks = np.zeros(len(names))
-    for patch in patches:
-        activations = probe(patch[None].astype(np.float32), training=False)
-        features = [np.abs(a.numpy()[..., : config.channels]).max() for a in activations]
-        peaks = np.maximum(peaks, features)
-    alphas = [max(float(p), 1.0) / 255.0 for p in peaks]
-    kernel, _ = plain.get_layer(f"conv_{config.num_convs - 1}").get_weights()
-    learned = float(np.abs(kernel[:, :, : config.channels]).max())
-    copies = min(MAX_RESIDUAL_COPIES, max(1, math.ceil(1.0 / alphas[-1] / max(learned, 1e-3))))
-    return scale_passthrough(plain, config, alphas, copies)
 
 
 def sr_metadata(config: ModelConfig, quantization: str, qat_steps: int = 0) -> dict:
@@ -232,10 +203,8 @@ def sr_metadata(config: ModelConfig, quantization: str, qat_steps: int = 0) -> d
 
 def add_metadata(content: bytes, metadata: dict) -> bytes:
     """Append (or replace) the ``keras_sr`` entry of ``Model.metadata``: UTF-8 JSON in a buffer."""
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    schema = flatbuf.schema()
+    model = flatbuf.read(content)
     buffer = schema.BufferT()
     buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode("utf-8"), np.uint8)
     model.buffers.append(buffer)
@@ -243,14 +212,12 @@ def add_metadata(content: bytes, metadata: dict) -> bytes:
     entry.name = METADATA_NAME
     entry.buffer = len(model.buffers) - 1
     model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_NAME] + [entry]
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    return flatbuf.write(model)
 
 
 def model_ops(content: bytes) -> list[str]:
     """Builtin op names of the main subgraph, in execution order, read from the flatbuffer."""
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    return _operator_names(flatbuffer_utils.read_model_from_bytearray(bytearray(content)))
+    return flatbuf.content_op_names(content)
 
 
 def gpu_compatibility(content: bytes) -> str:
@@ -339,25 +306,29 @@ def _pixel_units(content: bytes) -> bytes:
 
     The uint8 input and output get scale 1, zero point 0 (pixels as they are): only the outer
     QUANTIZE ops see them and those requantize between any two scales, so this changes nothing.
-    The int8 tensors from the last CONV_2D to the output QUANTIZE (the conv's output, depth to
-    space, the clip) get scale 1, zero point -128, i.e. exactly 0..255 in whole pixels, and the
-    clip's bounds are set to exactly 0 and 255. Calibration would give them a range like -20..255
-    (step 1.08), whose rounding adds to the final rounding to whole pixels; in pixel units the
-    conv's own rounding is the final one and its int8 saturation is the clip to 0..255. Measured
-    on the first bundled x2 Y model (commit 24c8169), Set5: int8 36.86 -> 36.91 dB (float 36.97).
-    """
-    from tensorflow.lite.tools import flatbuffer_utils
+    The int8 tensors from the ADD of the residual to the output QUANTIZE (depth to space, the
+    clip) get scale 1, zero point -128, i.e. exactly 0..255 in whole pixels, and the clip's
+    bounds are set to exactly 0 and 255. So does the residual's repeat(x), which then holds x
+    exactly. The correction F_L that the ADD sums with it gets scale 1, zero point 0: signed
+    whole pixels, -128..127. The int8 output is then x + round(F_L), saturated to 0..255: one
+    rounding to whole pixels, and the saturation is the clip (so the clip ops change nothing and
+    :func:`keras_sr.flatbuf.drop_saturated_clip` removes them).
 
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    Calibration would give these tensors ranges like -91..291 (step 1.5) and the rounding of
+    F_L would add to the final one; in pixel units a correction beyond +-128 saturates instead,
+    which measured on BSD200 (25 images, x2 Y) costs nothing: int8 33.033 dB pinned, 32.989
+    calibrated, float 33.060. (The same pinning of the last conv's output, before the residual
+    became an ADD, took Set5 from 36.86 to 36.91 dB at commit 24c8169.)
+    """
+    model = flatbuf.read(content)
     graph = model.subgraphs[0]
     for index in (*graph.inputs, *graph.outputs):
         _set_quantization(graph.tensors[index], zero_point=0)
-    names = _operator_names(model)
-    last_conv = max(i for i, name in enumerate(names) if name == "CONV_2D")
-    for name, op in zip(names[last_conv:], graph.operators[last_conv:]):
-        if name == "QUANTIZE":
-            break
-        for index in op.inputs[1:] if name != "CONV_2D" else ():
+    producer = {out: op for op in graph.operators for out in op.outputs}
+    names = dict(zip(map(id, graph.operators), flatbuf.op_names(model)))
+    chain = _pixel_chain(graph, producer, names)
+    for op in chain:
+        for index in op.inputs[1:] if names[id(op)] in flatbuf.CLIP_OPS else ():
             tensor = graph.tensors[index]
             buffer = model.buffers[tensor.buffer]
             if buffer.data is not None and len(buffer.data):
@@ -370,22 +341,40 @@ def _pixel_units(content: bytes) -> bytes:
                 _set_quantization(tensor, zero_point=-128)
         for index in op.outputs:
             _set_quantization(graph.tensors[index], zero_point=-128)
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    add = chain[0]
+    if names[id(add)] == "ADD":
+        for index in add.inputs:
+            # repeat(x), the 1x1 conv: 0..255 as x; the correction F_L, a 3x3 conv: signed.
+            source = producer.get(index)
+            repeat = source is not None and graph.tensors[source.inputs[1]].shape[1] == 1
+            _set_quantization(graph.tensors[index], zero_point=-128 if repeat else 0)
+    return flatbuf.write(model)
+
+
+def _pixel_chain(graph, producer: dict, names: dict) -> list:
+    """The ops from the one that makes the output pixels (the ADD of the residual, or a last
+    CONV_2D) to the one before the output QUANTIZE, walking back from the graph output through
+    DEPTH_TO_SPACE and the clip ops."""
+    (tensor,) = graph.outputs
+    chain = []
+    while tensor in producer:
+        op = producer[tensor]
+        name = names[id(op)]
+        if name == "QUANTIZE" and not chain:
+            tensor = op.inputs[0]
+            continue
+        if name not in ("DEPTH_TO_SPACE", "CONV_2D", "ADD", *flatbuf.CLIP_OPS):
+            raise RuntimeError(f"unexpected {name} before the int8 output")
+        chain.append(op)
+        if name in ("CONV_2D", "ADD"):
+            return chain[::-1]
+        tensor = op.inputs[0]
+    raise RuntimeError("no CONV_2D or ADD makes the int8 output")
 
 
 def _set_quantization(tensor, zero_point: int) -> None:
     if tensor.quantization is not None:
         tensor.quantization.scale, tensor.quantization.zeroPoint = [1.0], [zero_point]
-
-
-def _operator_names(model) -> list[str]:
-    """Builtin op names of the main subgraph's operators, in order (a flatbuffer ModelT)."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
-    return [names.get(codes[op.opcodeIndex], f"CUSTOM_{codes[op.opcodeIndex]}")
-            for op in model.subgraphs[0].operators]
 
 
 def _fit(patch: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -33,16 +33,18 @@ The activation leaves the pass-through channels unchanged because x >= 0 (pixels
 ReLU is the identity there, and PReLU gets slope 1 on those channels. The folded graph is
 then only Conv2D (+ activation), depth-to-space and clip.
 
-The pass-through channels may carry a_l * x instead of x, for any a_l > 0 per layer: the
-identity entry of layer l becomes a_l / a_{l-1} (a_{-1} = 1) and R becomes R / a_L. The function
-is unchanged (a_l x >= 0 still passes the activation), but for int8 it matters: each layer's
-activations share one quantization range, and a pass-through x spanning 0..255 would widen it
-beyond the features'. Likewise the last layer may read k copies of a_{L-1} x, each with
-R / (k a_{L-1}): with per-channel weight quantization, a large residual weight would set the
-step of every learned weight of its output channel. :func:`scale_passthrough` rewrites a plain
-model this way; the int8 export picks a_l = (largest feature activation of layer l) / 255 on
-the calibration data, and the smallest k that brings the residual weight down to the largest
-learned weight of the last layer.
+What the .tflite files hold (:func:`deploy`, :func:`keras_sr.models.build_deploy_model`) is
+the same function with the residual as one ADD instead of pass-through channels:
+    out = clip(d2s(F_L + conv1x1(x, R))),
+where F_L is the last conv over the features only, i.e. every kernel restricted to its
+feature channels (the pass-through blocks are the identity, and no feature reads x after layer
+0, so nothing is lost). Measured with ``sr-tool bench --profile`` (keras_sr.profile), LiteRT's
+int8 XNNPACK kernels run a 17-channel 3x3 conv (16 features + x) about 2x slower than a
+16-channel one at the same size, so dropping the pass-through roughly halves the time of
+every hidden layer. In int8, R * x is exact (x is a whole pixel, the 1x1 weight 1.0 is exact),
+and the export puts F_L in signed pixel units (scale 1, -128..127) and the sum in pixel units
+(0..255), so the int8 output is x + round(F_L), saturated: one rounding, as with the
+pass-through, and x never widens a hidden layer's int8 range.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ import tf_keras as keras
 from keras_sr.blocks import ECB, DepthToSpace
 from keras_sr.config import ModelConfig
 from keras_sr.errors import UserError
-from keras_sr.models import build_plain_model
+from keras_sr.models import build_deploy_model, build_plain_model
 
 
 def infer_config(model: keras.Model) -> ModelConfig:
@@ -103,39 +105,32 @@ def fold(model: keras.Model) -> keras.Model:
     return plain
 
 
-def scale_passthrough(plain: keras.Model, config: ModelConfig, alphas: list[float],
-                      copies: int = 1) -> keras.Model:
-    """A new plain model whose pass-through channels after conv layer l carry ``alphas[l] * x``
-    (one factor per layer but the last), and whose last hidden layer carries ``copies`` copies
-    of it, each read by the last conv with 1/copies of the residual weight; same function, see
-    the module docstring. ``plain`` must be a plain model of ``config`` with one copy."""
-    last = config.num_convs - 1
-    features, colors = config.channels, config.colors
-    if len(alphas) != last or min(alphas) <= 0 or copies < 1:
-        raise ValueError(f"need {last} positive factors and copies >= 1, got {alphas}, {copies}")
-    scaled = build_plain_model(config, residual_copies=copies)
-    previous = 1.0
+def deploy(plain: keras.Model, config: ModelConfig) -> keras.Model:
+    """A new deploy model (:func:`keras_sr.models.build_deploy_model`) computing the same
+    function as the plain model ``plain`` of ``config``: each kernel restricted to the feature
+    channels, the residual as a fixed 1x1 repeat(I, scale^2) convolution and an ADD."""
+    colors, features, last = config.colors, config.channels, config.num_convs - 1
+    model = build_deploy_model(config)
+    repeat = np.zeros((1, 1, colors, colors * config.scale ** 2), np.float32)
+    for c in range(colors):
+        repeat[0, 0, c, c::colors] = 1.0
     for i in range(config.num_convs):
         kernel, bias = plain.get_layer(f"conv_{i}").get_weights()
-        if i < last:
-            offset = 0 if i == 0 else features
-            for c in range(colors):
-                kernel[1, 1, offset + c, features + c] = alphas[i] / previous
-            previous = alphas[i]
-        else:
-            kernel[:, :, features:, :] /= previous * copies
-        if i == last - 1:  # duplicate the pass-through outputs
-            kernel = np.concatenate([kernel] + [kernel[..., features:]] * (copies - 1), axis=-1)
-            bias = np.concatenate([bias] + [bias[features:]] * (copies - 1))
-        if i == last:  # read each copy
-            kernel = np.concatenate([kernel[:, :, :features]] + [kernel[:, :, features:]] * copies, axis=2)
-        scaled.get_layer(f"conv_{i}").set_weights([kernel, bias])
+        inputs = slice(None) if i == 0 else slice(0, features)
+        outputs = slice(None) if i == last else slice(0, features)
+        if i > 0:  # what x contributes: nothing to the features, then the repeat at the end
+            expected = np.zeros((3, 3, colors, kernel.shape[3] - (0 if i == last else features)))
+            expected[1:2, 1:2] = repeat if i == last else np.eye(colors)
+            if not np.array_equal(kernel[:, :, features:, outputs if i == last else slice(features, None)],
+                                  expected) or (i < last and np.any(kernel[:, :, features:, :features])):
+                raise ValueError(f"conv_{i} of {plain.name!r} does not carry the residual as a "
+                                 f"folded keras_sr network does")
+        model.get_layer(f"conv_{i}").set_weights([kernel[:, :, inputs, outputs], bias[outputs]])
         if config.act_type == "prelu" and i < last:
             (alpha,) = plain.get_layer(f"act_{i}").get_weights()
-            if i == last - 1:
-                alpha = np.concatenate([alpha] + [alpha[..., features:]] * (copies - 1), axis=-1)
-            scaled.get_layer(f"act_{i}").set_weights([alpha])
-    return scaled
+            model.get_layer(f"act_{i}").set_weights([alpha[..., :features]])
+    model.get_layer("residual").set_weights([repeat])
+    return model
 
 
 def _ecb_layers(model: keras.Model) -> list[ECB]:

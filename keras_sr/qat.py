@@ -1,16 +1,17 @@
-"""Quantization-aware fine-tuning of a plain network before its int8 export.
+"""Quantization-aware fine-tuning of a deploy network (:func:`keras_sr.folding.deploy`) before
+its int8 export.
 
 Post-training int8 rounds each conv's weights (per output channel, symmetric, 255 levels) and
 each activation tensor (per tensor, 256 levels over the range calibration finds). The forward
 pass here does the same roundings in float (fake quantization; gradients pass straight through
 the rounding), with the ranges measured on the calibration patches as the converter will, so a
 few thousand L1 steps let the weights settle where the rounding costs least. The result is a
-float plain network of the same shape, which the converter then calibrates and quantizes as
+float deploy network of the same shape, which the converter then calibrates and quantizes as
 usual; the int8 file keeps the usual ops.
 
 ``python -m tools.int8_breakdown MODEL --data Set5 --calib T91`` prints what each rounding costs
 and checks the simulation against the int8 file; on the bundled x2 Y model it reproduces the file
-(Set5 PSNR-Y: 36.953 simulated, 36.951 dB with LiteRT).
+(see the README for its figures).
 """
 
 from __future__ import annotations
@@ -27,24 +28,24 @@ QAT_BATCH = 16
 QAT_PATCH = 64
 
 
-def quantized_tensors(plain, config: ModelConfig):
+def quantized_tensors(network, config: ModelConfig):
     """A model returning the hidden tensors int8 quantizes per tensor, in order: each conv's
-    output (after its fused ReLU) and, with PReLU, each PReLU output. (The last conv's output is
-    in pixel units, see :func:`keras_sr.export.convert`.)"""
+    output (after its fused ReLU) and, with PReLU, each PReLU output. (The last conv's output and
+    the residual sum are in pixel units, see :func:`keras_sr.export._pixel_units`.)"""
     import tf_keras as keras
 
     outputs = []
     for i in range(config.num_convs - 1):
-        outputs.append(plain.get_layer(f"conv_{i}").output)
+        outputs.append(network.get_layer(f"conv_{i}").output)
         if config.act_type == "prelu":
-            outputs.append(plain.get_layer(f"act_{i}").output)
-    return keras.Model(plain.input, outputs)
+            outputs.append(network.get_layer(f"act_{i}").output)
+    return keras.Model(network.input, outputs)
 
 
-def activation_ranges(plain, config: ModelConfig, patches: Sequence[np.ndarray]) -> list[tuple[float, float]]:
+def activation_ranges(network, config: ModelConfig, patches: Sequence[np.ndarray]) -> list[tuple[float, float]]:
     """(min, max) of each quantized hidden tensor over ``patches``, widened to include 0 (what
     the converter's min/max calibration finds)."""
-    probe = quantized_tensors(plain, config)
+    probe = quantized_tensors(network, config)
     lows = highs = None
     for patch in patches:
         values = probe(patch[None].astype(np.float32), training=False)
@@ -56,11 +57,11 @@ def activation_ranges(plain, config: ModelConfig, patches: Sequence[np.ndarray])
     return [(min(float(lo), 0.0), max(float(hi), 1e-3)) for lo, hi in zip(lows, highs)]
 
 
-def fake_int8_forward(plain, config: ModelConfig, ranges: Sequence[tuple[float, float]],
+def fake_int8_forward(network, config: ModelConfig, ranges: Sequence[tuple[float, float]],
                       weights: bool = True, activations: bool = True):
     """``lr (N,h,w,C float 0..255) -> sr`` (float, clipped, not rounded) with the int8 file's
     roundings simulated (of the ``weights``, of the ``activations``, or both); the variables
-    are ``plain``'s, so it trains them."""
+    are ``network``'s, so it trains them."""
     import tensorflow as tf
 
     n = config.num_convs
@@ -78,10 +79,12 @@ def fake_int8_forward(plain, config: ModelConfig, ranges: Sequence[tuple[float, 
         return tf.quantization.fake_quant_with_min_max_vars_per_channel(
             kernel, -bound, bound, num_bits=8, narrow_range=True)
 
+    residual = network.get_layer("residual")
+
     def forward(lr):
         h, index = lr, 0
         for i in range(n):
-            conv = plain.get_layer(f"conv_{i}")
+            conv = network.get_layer(f"conv_{i}")
             kernel = quantize_weights(conv.kernel)
             h = tf.nn.conv2d(h, kernel, 1, "SAME") + conv.bias
             if i == n - 1:
@@ -90,43 +93,32 @@ def fake_int8_forward(plain, config: ModelConfig, ranges: Sequence[tuple[float, 
                 h = tf.nn.relu(h)
             h, index = quantize_activation(h, index), index + 1
             if config.act_type == "prelu":
-                h = plain.get_layer(f"act_{i}")(h)
+                h = network.get_layer(f"act_{i}")(h)
                 h, index = quantize_activation(h, index), index + 1
-        h = tf.nn.depth_to_space(h, config.scale)
+        if activations:  # the correction in signed whole pixels
+            h = tf.quantization.fake_quant_with_min_max_args(h, -128.0, 127.0, num_bits=8)
+        h = tf.nn.depth_to_space(h + residual(lr), config.scale)
         return tf.clip_by_value(h, 0.0, 255.0)
 
     return forward
 
 
-def learned_weights(plain, config: ModelConfig) -> tuple[list, list[np.ndarray]]:
-    """The variables to fine-tune and a 0/1 gradient mask for each: the pass-through channels
-    (the folded residual, carrying x at pixel magnitude) stay as folded, since a small drift
-    of their weights, times 255, would cost more than any rounding; everything else learns."""
-    features, last = config.channels, config.num_convs - 1
-    variables, masks = [], []
+def learned_weights(network, config: ModelConfig) -> list:
+    """The variables to fine-tune: every conv's kernel and bias and the PReLU slopes; the
+    residual's fixed repeat kernel stays as it is."""
+    variables = []
     for i in range(config.num_convs):
-        conv = plain.get_layer(f"conv_{i}")
-        kernel = np.zeros(conv.kernel.shape, np.float32)
-        bias = np.zeros(conv.bias.shape, np.float32)
-        inputs = slice(None) if i == 0 else slice(0, features)
-        outputs = slice(None) if i == last else slice(0, features)
-        kernel[:, :, inputs, outputs] = 1.0
-        bias[outputs] = 1.0
+        conv = network.get_layer(f"conv_{i}")
         variables += [conv.kernel, conv.bias]
-        masks += [kernel, bias]
-        if config.act_type == "prelu" and i < last:
-            alpha = plain.get_layer(f"act_{i}").alpha
-            mask = np.zeros(alpha.shape, np.float32)
-            mask[..., :features] = 1.0
-            variables.append(alpha)
-            masks.append(mask)
-    return variables, masks
+        if config.act_type == "prelu" and i < config.num_convs - 1:
+            variables.append(network.get_layer(f"act_{i}").alpha)
+    return variables
 
 
-def finetune_for_int8(plain, config: ModelConfig, images: Sequence[np.ndarray],
+def finetune_for_int8(network, config: ModelConfig, images: Sequence[np.ndarray],
                       patches: Sequence[np.ndarray], steps: int, learning_rate: float = QAT_LR,
                       seed: int = 0, progress: Callable[[int, float], None] | None = None):
-    """A copy of ``plain`` fine-tuned for ``steps`` L1 steps with int8 rounding simulated, on
+    """A copy of ``network`` fine-tuned for ``steps`` L1 steps with int8 rounding simulated, on
     random patches of the HR ``images`` (their LR made like the training data) and with the
     activation ranges of the calibration ``patches``. ``progress(step, loss)`` is called after
     each step."""
@@ -134,7 +126,7 @@ def finetune_for_int8(plain, config: ModelConfig, images: Sequence[np.ndarray],
     import tf_keras as keras
 
     from keras_sr.data import PatchSampler, make_pair
-    from keras_sr.models import build_plain_model
+    from keras_sr.models import build_deploy_model
 
     if steps < 1:
         raise UserError("--qat-steps must be at least 1")
@@ -144,21 +136,19 @@ def finetune_for_int8(plain, config: ModelConfig, images: Sequence[np.ndarray],
     if not pairs:
         raise UserError(f"quantization-aware fine-tuning needs images of at least "
                         f"{hr_patch}x{hr_patch} pixels")
-    width = plain.get_layer(f"conv_{config.num_convs - 2}").filters
-    tuned = build_plain_model(config, residual_copies=(width - config.channels) // config.colors)
-    tuned.set_weights(plain.get_weights())
+    tuned = build_deploy_model(config)
+    tuned.set_weights(network.get_weights())
     forward = fake_int8_forward(tuned, config, activation_ranges(tuned, config, patches))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     optimizer = keras.optimizers.Adam(schedule)
-    variables, masks = learned_weights(tuned, config)
+    variables = learned_weights(tuned, config)
     optimizer.build(variables)
 
     @tf.function(autograph=False)
     def train_step(lr, hr):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.abs(forward(lr) - hr))
-        grads = [g * m for g, m in zip(tape.gradient(loss, variables), masks)]
-        optimizer.apply_gradients(zip(grads, variables))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return loss
 
     sampler = PatchSampler(pairs, config.scale, QAT_PATCH, QAT_BATCH, seed)

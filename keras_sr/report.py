@@ -215,12 +215,14 @@ def measure_latency(model: BundledModel, size: tuple[int, int], runs: int, threa
 
 
 def measure_size(model: BundledModel) -> Size:
-    """Parameters of both networks; MACs per HR pixel of the folded one: the sum over its
-    convolutions of kh * kw * cin * cout (per LR pixel), divided by scale^2."""
+    """Parameters of the training-time network and of the deploy network that the .tflite
+    files hold (:func:`keras_sr.folding.deploy`); MACs per HR pixel of the deploy network: the
+    sum over its convolutions of kh * kw * cin * cout (per LR pixel), divided by scale^2."""
+    from keras_sr.folding import deploy
     from keras_sr.runs import load_plain, load_run
 
-    training, _ = load_run(model.run_dir)
-    plain = load_plain(model.folded)
+    training, config = load_run(model.run_dir)
+    plain = deploy(load_plain(model.folded), config)
     macs, convs = 0, 0
     for layer in plain.layers:
         kernel = getattr(layer, "kernel", None)
@@ -455,10 +457,10 @@ def _ms(value: float) -> str:
 def _size_section(results: list[ModelResult]) -> list[str]:
     lines = [
         "## Size", "",
-        "Parameters of the training-time network (ECB branches) and of the folded plain network "
-        "(3x3 convolutions whose hidden layers also carry the input, for the folded residual); "
-        "multiply-accumulates per output (HR) pixel of the folded network: the sum over its "
-        "convolutions of 3 · 3 · c_in · c_out per LR pixel, divided by scale².", "",
+        "Parameters of the training-time network (ECB branches) and of the folded network as the "
+        ".tflite files hold it (3x3 convolutions, and the residual as a fixed 1x1 repeat "
+        "convolution and one ADD); multiply-accumulates per output (HR) pixel of that network: "
+        "the sum over its convolutions of k · k · c_in · c_out per LR pixel, divided by scale².", "",
         "| model | scale | colors | params (training-time) | params (folded) | convs "
         "| MACs / output pixel |",
         "|---|---|---|---:|---:|---:|---:|",

@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from keras_sr import flatbuf
 from keras_sr.cli import app
 from keras_sr.errors import UserError
 from keras_sr.export import add_metadata, convert, model_ops, sr_metadata
+from keras_sr.folding import deploy
 from keras_sr.runtime import load_sr_model, read_metadata
 from tests.sr_models import export, make_run
 
 runner = CliRunner()
-FORBIDDEN = {"ADD", "CONCATENATION", "TILE", "DEQUANTIZE", "MUL", "SUB", "PAD", "CUSTOM"}
+FORBIDDEN = {"CONCATENATION", "TILE", "DEQUANTIZE", "MUL", "SUB", "PAD", "CUSTOM"}
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +32,8 @@ def int8_file(run_dir):
 
 
 def _io_tensors(content: bytes):
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
-    graph = model.subgraphs[0]
-    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    graph = flatbuf.read(content).subgraphs[0]
+    types = {v: k for k, v in vars(flatbuf.schema().TensorType).items() if not k.startswith("_")}
     return [(types[graph.tensors[i].type], graph.tensors[i]) for i in (*graph.inputs, *graph.outputs)]
 
 
@@ -46,8 +44,10 @@ def test_int8_file_has_only_int8_builtin_ops_and_uint8_pixels(int8_file):
     ops = model_ops(content)
     assert ops == report.ops
     assert not set(ops) & FORBIDDEN, ops
-    assert set(ops) <= {"QUANTIZE", "CONV_2D", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"}, ops
-    assert ops[0] == "QUANTIZE" and ops[-1] == "QUANTIZE" and ops.count("CONV_2D") == 3
+    # Three 3x3 convs, the residual's 1x1 conv and its ADD; the clip was the ADD's saturation.
+    assert sorted(ops) == sorted(["QUANTIZE", "CONV_2D", "CONV_2D", "CONV_2D", "CONV_2D", "ADD",
+                                  "DEPTH_TO_SPACE", "QUANTIZE"]), ops
+    assert ops[0] == "QUANTIZE" and ops[-2:] == ["DEPTH_TO_SPACE", "QUANTIZE"]
     for dtype, tensor in _io_tensors(content):
         assert dtype == "UINT8"
         # Pixel units: uint8 0..255 are the pixels themselves.
@@ -75,39 +75,134 @@ def test_int8_metadata_round_trip_and_runtime(int8_file, run_dir, rng):
     assert "compatible with GPU delegate" in report.gpu_report
 
 
-def _tensor_quantization(content: bytes) -> dict[str, tuple[list[float], list[int]]]:
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    graph = flatbuffer_utils.read_model_from_bytearray(bytearray(content)).subgraphs[0]
-    return {t.name.decode(): (list(t.quantization.scale), list(t.quantization.zeroPoint))
-            for t in graph.tensors
-            if t.quantization is not None and t.quantization.scale is not None
-            and len(t.quantization.scale) == 1}  # per-tensor: activations, not weights
+def _quantization(graph, index: int) -> tuple[list[float], list[int]]:
+    q = graph.tensors[index].quantization
+    return list(q.scale), list(q.zeroPoint)
 
 
-@pytest.mark.slow
-def test_int8_output_is_in_pixel_units_and_clips(run_dir, rng):
-    """From the last conv on, int8 tensors are whole pixels 0..255 (scale 1, zero point -128):
-    the conv's rounding is the final one and its saturation the clip, even far out of range."""
+def _ops(content: bytes, name: str) -> list:
+    model = flatbuf.read(content)
+    return [op for n, op in zip(flatbuf.op_names(model), model.subgraphs[0].operators) if n == name]
+
+
+@pytest.fixture
+def saturating(run_dir):
+    """(deploy model, config, calibration patches) of the run with the first two sub-pixels'
+    biases pushed to +400 and -400, far out of the pixel range."""
     from keras_sr.export import calibration_images, calibration_patches
-    from keras_sr.runtime import TFLiteSRModel
 
     plain = load_sr_model(run_dir)
     config = plain.config
-    last = plain.model.get_layer(f"conv_{config.num_convs - 1}")
+    network = deploy(plain.model, config)
+    last = network.get_layer(f"conv_{config.num_convs - 1}")
     kernel, bias = last.get_weights()
     last.set_weights([kernel, bias + np.array([400.0, -400.0, 0.0, 0.0], np.float32)])
-    patches = calibration_patches(calibration_images(None)[0], config, 8)
-    content = convert(plain.model, config, "int8", patches=patches)
-    pinned = {name: q for name, q in _tensor_quantization(content).items()
-              if any(key in name for key in ("conv_2/BiasAdd", "DepthToSpace", "Minimum"))}
-    assert len(pinned) >= 3 and all(q == ([1.0], [-128]) for q in pinned.values()), pinned
+    return network, config, calibration_patches(calibration_images(None)[0], config, 8)
+
+
+@pytest.mark.slow
+def test_int8_output_is_in_pixel_units_and_clips(saturating, rng):
+    """The ADD of the residual and what follows are whole pixels 0..255 (scale 1, zero point
+    -128), repeat(x) holds x exactly, and the correction is signed whole pixels (scale 1, zero
+    point 0): the int8 output is x + the correction, saturated to -128..127 and then to 0..255,
+    even far out of range."""
+    from keras_sr.runtime import TFLiteSRModel
+
+    network, config, patches = saturating
+    content = convert(network, config, "int8", patches=patches)
+    model = flatbuf.read(content)
+    graph = model.subgraphs[0]
+    (add,) = _ops(content, "ADD")
+    (d2s,) = _ops(content, "DEPTH_TO_SPACE")
+    assert _quantization(graph, add.outputs[0]) == _quantization(graph, d2s.outputs[0]) == ([1.0], [-128])
+    producers = {out: op for op in graph.operators for out in op.outputs}
+    pins = sorted(_quantization(graph, i)[1][0] for i in add.inputs)
+    assert [_quantization(graph, i)[0] for i in add.inputs] == [[1.0], [1.0]] and pins == [-128, 0]
     lr = rng.integers(0, 256, (13, 17, 1), dtype=np.uint8)
     content = add_metadata(content, sr_metadata(config, "int8"))
     out = TFLiteSRModel(content, read_metadata(content))(lr)[..., 0]
-    assert (out[0::2, 0::2] == 255).all() and (out[0::2, 1::2] == 0).all()
-    ref = plain(lr)[..., 0].astype(int)
+    x = lr[..., 0].astype(int)
+    assert (out[0::2, 0::2] == np.minimum(x + 127, 255)).all()
+    assert (out[0::2, 1::2] == np.maximum(x - 128, 0)).all()
+    ref = np.clip(np.round(network(lr[None].astype(np.float32)).numpy()[0, ..., 0]), 0, 255)
     assert np.abs(out[1::2].astype(int) - ref[1::2]).mean() < 3.0
+    # One rounding: the output is exactly x + the int8 correction (read from a cut-down copy
+    # that ends at the conv feeding the ADD), saturated to 0..255.
+    correction_conv = next(producers[i] for i in add.inputs
+                           if graph.tensors[producers[i].inputs[1]].shape[1] == 3)
+    cut = flatbuf.truncated(content, graph.operators.index(correction_conv) + 1)
+    from keras_sr.profile import interpreter
+
+    it = interpreter(cut, (1, *lr.shape))
+    it.set_tensor(it.get_input_details()[0]["index"], lr[None])
+    it.invoke()
+    correction = it.get_tensor(correction_conv.outputs[0])[0].astype(int)  # scale 1, zero point 0
+    expected = np.clip(lr.astype(int) + correction, 0, 255)  # repeat(x) + F, per sub-pixel
+    import tensorflow as tf
+
+    expected = tf.nn.depth_to_space(expected[None], config.scale).numpy()[0, ..., 0]
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["deploy", "plain"])
+def test_dropping_the_clip_is_bit_identical(saturating, run_dir, monkeypatch, rng, layout):
+    """The int8 clip ops after a pixel-unit output change no value: files exported with and
+    without them agree bit for bit on saturating, noisy and real images, in the deploy layout
+    and in the pass-through layout of the earlier bundled files."""
+    from keras_sr.export import calibration_images
+
+    network, config, patches = saturating
+    if layout == "plain":
+        network = load_sr_model(run_dir).model
+    dropped = convert(network, config, "int8", patches=patches)
+    monkeypatch.setattr(flatbuf, "drop_saturated_clip", lambda content: (content, []))
+    kept = convert(network, config, "int8", patches=patches)
+    assert {"MINIMUM", "RELU"} <= set(model_ops(kept)), model_ops(kept)
+    last_conv = max(i for i, n in enumerate(model_ops(dropped)) if n in ("CONV_2D", "ADD"))
+    assert not {"MINIMUM", "MAXIMUM", "RELU"} & set(model_ops(dropped)[last_conv:])
+    kept, dropped = (add_metadata(c, sr_metadata(config, "int8")) for c in (kept, dropped))
+    from keras_sr.runtime import TFLiteSRModel
+
+    a, b = (TFLiteSRModel(c, read_metadata(c)) for c in (kept, dropped))
+    images = [np.zeros((9, 11, 1), np.uint8), np.full((9, 11, 1), 255, np.uint8),
+              rng.integers(0, 256, (31, 23, 1), dtype=np.uint8),
+              (rng.integers(0, 2, (17, 19, 1)) * 255).astype(np.uint8),
+              calibration_images(None)[0][0][..., :1]]
+    for image in images:
+        np.testing.assert_array_equal(a(image), b(image))
+
+
+@pytest.mark.slow
+def test_drop_saturated_clip_keeps_a_clip_that_clips(saturating, monkeypatch):
+    """Float files keep their clip ops, and so does an int8 file whose clip would change a
+    value: a MINIMUM bound below 255, or a RELU whose zero lies inside the int8 range."""
+    network, config, patches = saturating
+    content = convert(network, config, "float32")
+    assert {"MINIMUM", "RELU"} <= set(model_ops(content)) or "MAXIMUM" in model_ops(content)
+    assert flatbuf.drop_saturated_clip(content) == (content, [])
+    monkeypatch.setattr(flatbuf, "drop_saturated_clip", lambda content: (content, []))
+    kept = convert(network, config, "int8", patches=patches)
+    monkeypatch.undo()
+    assert flatbuf.drop_saturated_clip(kept)[1] == ["MINIMUM", "RELU"]
+
+    def edited(name: str, edit) -> bytes:
+        model = flatbuf.read(kept)
+        (op,) = [op for n, op in zip(flatbuf.op_names(model), model.subgraphs[0].operators) if n == name]
+        edit(model, op)
+        return flatbuf.write(model)
+
+    def lower_bound(model, op):  # MINIMUM(x, 250): clips 251..255
+        tensor = model.subgraphs[0].tensors[op.inputs[1]]
+        model.buffers[tensor.buffer].data = np.array([122], np.int8).view(np.uint8)
+
+    def shift_zero(model, op):  # RELU at zero point -100: clips -128..-101
+        for index in (op.inputs[0], op.outputs[0]):
+            model.subgraphs[0].tensors[index].quantization.zeroPoint = [-100]
+
+    assert flatbuf.drop_saturated_clip(edited("MINIMUM", lower_bound))[1] == ["RELU"]
+    # (The MINIMUM before it stays too: its output's zero point no longer matches its input's.)
+    assert flatbuf.drop_saturated_clip(edited("RELU", shift_zero))[1] == []
 
 
 @pytest.mark.slow
@@ -141,7 +236,7 @@ def test_prelu_int8_converts_to_prelu_ops(tmp_path):
 @pytest.mark.slow
 def test_metadata_is_required(run_dir, tmp_path):
     plain = load_sr_model(run_dir)
-    bare = convert(plain.model, plain.config, "float32")
+    bare = convert(deploy(plain.model, plain.config), plain.config, "float32")
     with pytest.raises(UserError, match="not a keras_sr super-resolution model"):
         read_metadata(bare)
     with pytest.raises(UserError, match="not a TFLite model"):

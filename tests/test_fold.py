@@ -135,21 +135,37 @@ def test_infer_config_reads_the_architecture_back():
     assert infer_config(build_model(config)) == config
 
 
-@pytest.mark.parametrize("colors,act_type", [(1, "relu"), (3, "prelu")])
-def test_scaled_passthrough_is_the_same_function(colors, act_type):
-    from keras_sr.folding import scale_passthrough
+@pytest.mark.parametrize("colors,act_type,scale", [(1, "relu", 2), (3, "prelu", 3), (3, "relu", 4)])
+def test_deploy_form_is_the_same_function(colors, act_type, scale):
+    """The residual as a 1x1 repeat conv + ADD computes what the pass-through channels do,
+    borders included, with features only as wide as ``channels``; the trained and folded
+    models are left as they were."""
+    from keras_sr.folding import deploy
 
-    model = build_model(ModelConfig(scale=3, num_blocks=3, channels=5, colors=colors, act_type=act_type))
+    config = ModelConfig(scale=scale, num_blocks=3, channels=5, colors=colors, act_type=act_type)
+    model = build_model(config)
     randomize_ecb_model(model)
     plain = fold(model)
-    config = infer_config(model)
-    scaled = scale_passthrough(plain, config, [0.5, 0.1, 2.0, 0.3], copies=3)
-    assert max_abs_diff(plain, scaled, SIZE) <= TOL
-    assert max_abs_diff(plain, scale_passthrough(plain, config, [1.0] * 4), SIZE) == 0.0
-    assert scaled.get_layer("conv_3").filters == 5 + 3 * colors
-    kernel = scaled.get_layer("conv_4").get_weights()[0]
-    residual = kernel[1, 1, 5:, :]
-    np.testing.assert_allclose(residual[residual != 0], 1 / 0.3 / 3, rtol=1e-6)
-    assert np.count_nonzero(residual) == 3 * colors * 9
-    with pytest.raises(ValueError):
-        scale_passthrough(plain, config, [1.0, 1.0])
+    before = [w.copy() for w in plain.get_weights()]
+    network = deploy(plain, infer_config(model))
+    assert max_abs_diff(model, network, SIZE) <= TOL
+    assert [network.get_layer(f"conv_{i}").filters for i in range(5)] == [5] * 4 + [colors * scale ** 2]
+    assert {type(layer).__name__ for layer in network.layers} >= {"Add"}
+    for old, new in zip(before, plain.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_deploy_form_refuses_a_network_that_is_not_folded_residual():
+    """A plain network whose features read the pass-through channels (not what the fold
+    writes) would lose that path in the deploy form: refused, not silently changed."""
+    from keras_sr.folding import deploy
+
+    config = ModelConfig(scale=2, num_blocks=1, channels=4, colors=1)
+    model = build_model(config)
+    randomize_ecb_model(model)
+    plain = fold(model)
+    kernel, bias = plain.get_layer("conv_1").get_weights()
+    kernel[0, 0, 4, 0] = 0.5  # x into feature 0
+    plain.get_layer("conv_1").set_weights([kernel, bias])
+    with pytest.raises(ValueError, match="does not carry the residual"):
+        deploy(plain, config)

@@ -1,5 +1,5 @@
 """Quantization-aware fine-tuning: the simulated int8 forward matches the int8 file, the
-fine-tuning learns without touching the folded residual, and the CLI runs it."""
+fine-tuning learns without touching the fixed residual, and the CLI runs it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from keras_sr.cli import app
-from keras_sr.export import (add_metadata, balance_passthrough, calibration_images,
-                             calibration_patches, convert, sr_metadata)
+from keras_sr.export import (add_metadata, calibration_images, calibration_patches, convert,
+                             sr_metadata)
+from keras_sr.folding import deploy
 from keras_sr.qat import activation_ranges, fake_int8_forward, finetune_for_int8, learned_weights
 from keras_sr.runtime import TFLiteSRModel, load_sr_model, read_metadata
 from tests.sr_models import make_run
@@ -18,8 +19,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module", params=["relu", "prelu"])
-def balanced(request, tmp_path_factory):
-    """(balanced plain model, config, calibration patches, HR images) of a tiny random run."""
+def network(request, tmp_path_factory):
+    """(deploy model, config, calibration patches, HR images) of a tiny random run."""
     run = make_run(tmp_path_factory.mktemp("qat") / "run", act_type=request.param, channels=6)
     model = load_sr_model(run)
     # Make the learned features worth tens of pixels in the output (at unit block gain they
@@ -30,7 +31,7 @@ def balanced(request, tmp_path_factory):
     last.set_weights([kernel, bias])
     images = calibration_images(None)[0]
     patches = calibration_patches(images, model.config, 8)
-    return balance_passthrough(model.model, model.config, patches), model.config, patches, images
+    return deploy(model.model, model.config), model.config, patches, images
 
 
 def _simulate(plain, config, patches, lr):
@@ -42,9 +43,9 @@ def _simulate(plain, config, patches, lr):
 
 
 @pytest.mark.slow
-def test_simulated_int8_matches_the_int8_file(balanced, rng):
-    plain, config, patches, _ = balanced
-    content = convert(plain, config, "int8", patches=patches, balance=False)
+def test_simulated_int8_matches_the_int8_file(network, rng):
+    plain, config, patches, _ = network
+    content = convert(plain, config, "int8", patches=patches)
     content = add_metadata(content, sr_metadata(config, "int8"))
     lr = patches[3]
     int8 = TFLiteSRModel(content, read_metadata(content))(lr).astype(int)
@@ -57,19 +58,17 @@ def test_simulated_int8_matches_the_int8_file(balanced, rng):
 
 
 @pytest.mark.slow
-def test_finetuning_learns_and_keeps_the_residual(balanced):
-    plain, config, patches, images = balanced
-    variables, masks = learned_weights(plain, config)
+def test_finetuning_learns_and_keeps_the_residual(network):
+    plain, config, patches, images = network
+    variables = learned_weights(plain, config)
     before = [v.numpy() for v in variables]
+    residual = plain.get_layer("residual").get_weights()[0]
     tuned = finetune_for_int8(plain, config, images, patches, steps=30, learning_rate=1e-3)
-    after = [v.numpy() for v in learned_weights(tuned, config)[0]]
     for original, variable in zip(before, variables):
-        np.testing.assert_array_equal(original, variable.numpy())
-    for original, new, mask in zip(before, after, masks):
-        frozen = mask == 0
-        np.testing.assert_array_equal(new[frozen], original[frozen])  # pass-through as folded
-        if mask.any():
-            assert np.abs(new[~frozen] - original[~frozen]).max() > 1e-4  # learned
+        np.testing.assert_array_equal(original, variable.numpy())  # the input is not modified
+    for original, new in zip(before, learned_weights(tuned, config)):
+        assert np.abs(new.numpy() - original).max() > 1e-4  # learned
+    np.testing.assert_array_equal(tuned.get_layer("residual").get_weights()[0], residual)
 
 
 @pytest.mark.slow
@@ -95,8 +94,8 @@ def test_finetuning_that_scores_lower_is_not_kept(tmp_path, monkeypatch):
 
     def wrecked(plain, config, *args, **kwargs):
         tuned = real(plain, config, *args, **kwargs)
-        for variable, mask in zip(*learned_weights(tuned, config)):
-            variable.assign(variable + 0.5 * mask)
+        for variable in learned_weights(tuned, config):
+            variable.assign(variable + 0.5)
         return tuned
 
     run = make_run(tmp_path / "run", channels=6)

@@ -125,12 +125,13 @@ def test_report_size_counts_parameters_and_macs(generated):
 
     x2 = next(m for m in discover_models(generated["models"]) if m.name == X2)
     size = measure_size(x2)
-    # Folded widths 1 -> 5 -> 5 -> 4 (channels + colors): 9 * (5 + 25 + 20) MACs per LR pixel.
-    assert size.convs == 3 and size.macs_per_output_pixel == 9 * (5 + 25 + 20) / 4
-    assert size.folded_params == 9 * (5 + 25 + 20) + 5 + 5 + 4
+    # Deploy widths 1 -> 4 -> 4 -> 4 and the residual's 1x1 conv 1 -> 4:
+    # 9 * (4 + 16 + 16) + 4 MACs per LR pixel.
+    assert size.convs == 4 and size.macs_per_output_pixel == (9 * (4 + 16 + 16) + 4) / 4
+    assert size.folded_params == 9 * (4 + 16 + 16) + 4 + 4 + 4 + 4
     assert size.training_time_params > size.folded_params
     size_row = _row(generated["text"].split("## Size")[1], f"`{X2}`")
-    assert size_row[-4:] == [f"{size.training_time_params:,}", "464", "3", "112"]
+    assert size_row[-4:] == [f"{size.training_time_params:,}", "340", "4", "82"]
 
 
 @pytest.mark.slow

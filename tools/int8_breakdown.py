@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from keras_sr.data import list_images, model_input, read_image
     from keras_sr.evaluate import model_scores
-    from keras_sr.export import (add_metadata, balance_passthrough, calibration_images,
-                                 calibration_patches, convert, sr_metadata)
+    from keras_sr.export import (add_metadata, calibration_images, calibration_patches, convert,
+                                 sr_metadata)
+    from keras_sr.folding import deploy
     from keras_sr.imresize import bicubic_downscale
     from keras_sr.qat import activation_ranges, fake_int8_forward
     from keras_sr.runtime import TFLiteSRModel, load_keras_sr_model, read_metadata
@@ -47,11 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     float_model = load_keras_sr_model(args.model)
     config = float_model.config
     patches = calibration_patches(calibration_images(args.calib)[0], config, args.calib_samples)
-    plain = balance_passthrough(float_model.model, config, patches)
-    ranges = activation_ranges(plain, config, patches)
-    content = add_metadata(convert(plain, config, "int8", patches=patches, balance=False),
+    network = deploy(float_model.model, config)
+    ranges = activation_ranges(network, config, patches)
+    content = add_metadata(convert(network, config, "int8", patches=patches),
                            sr_metadata(config, "int8"))
-    simulated = lambda **which: _rounded(fake_int8_forward(plain, config, ranges, **which))  # noqa: E731
+    simulated = lambda **which: _rounded(fake_int8_forward(network, config, ranges, **which))  # noqa: E731
     forms = {
         "float plain": float_model,
         "int8 weights only (simulated)": simulated(activations=False),

@@ -1,0 +1,164 @@
+"""TFLite flatbuffer helpers: op names, cut-down copies of a graph, and exact op removal.
+
+Everything here reads and writes the flatbuffer with the schema that ships in LiteRT
+(``ai_edge_litert.schema_py_generated``), so it works on the light install without TensorFlow;
+TensorFlow's copy of the schema is used where LiteRT is absent. A model is edited as the
+schema's object API (``ModelT``) and packed again; weights, quantization and metadata of what
+is kept are copied as they are.
+
+Graph terms: ops run in file order; ``subgraphs[0]`` is the main graph; each op has input and
+output tensor indices (-1 for an absent optional input); a tensor with a non-empty buffer is a
+constant (weights, biases, the clip's bounds).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+# Element-wise clip ops that the int8 export may leave after the last convolution.
+CLIP_OPS = ("MINIMUM", "MAXIMUM", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1")
+INT8_MIN, INT8_MAX = -128, 127
+
+
+def schema() -> Any:
+    """The generated TFLite schema module (LiteRT's, else TensorFlow's)."""
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ImportError:  # TensorFlow-only installs
+        from tensorflow.lite.python import schema_py_generated
+    return schema_py_generated
+
+
+def read(content: bytes) -> Any:
+    """The ``ModelT`` of a .tflite flatbuffer."""
+    return schema().ModelT.InitFromPackedBuf(bytearray(content), 0)
+
+
+def write(model: Any) -> bytes:
+    """Pack a ``ModelT`` into .tflite bytes (with the TFL3 file identifier)."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def op_names(model: Any) -> list[str]:
+    """Builtin op names of the main subgraph's operators, in execution order."""
+    names = {v: k for k, v in vars(schema().BuiltinOperator).items() if not k.startswith("_")}
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    return [names.get(codes[op.opcodeIndex], f"CUSTOM_{codes[op.opcodeIndex]}")
+            for op in model.subgraphs[0].operators]
+
+
+def content_op_names(content: bytes) -> list[str]:
+    """:func:`op_names` of .tflite bytes."""
+    return op_names(read(content))
+
+
+def constant(model: Any, index: int) -> np.ndarray | None:
+    """The raw bytes (uint8) of tensor ``index``'s buffer, or None for a runtime tensor."""
+    if index < 0:
+        return None
+    buffer = model.buffers[model.subgraphs[0].tensors[index].buffer]
+    data = getattr(buffer, "data", None)
+    return None if data is None or not len(data) else np.asarray(data, np.uint8)
+
+
+def truncated(content: bytes, num_ops: int) -> bytes:
+    """A copy of the model that runs only its first ``num_ops`` ops (int8 tensors out of an
+    int8 file: a copy for timing, not for use). Its outputs are every tensor those ops make
+    that a dropped op or the graph output reads, and the last op's outputs, so no kept op is
+    dead code that a runtime could skip."""
+    model = read(content)
+    graph = model.subgraphs[0]
+    if not 1 <= num_ops <= len(graph.operators):
+        raise ValueError(f"num_ops must be in 1..{len(graph.operators)}, got {num_ops}")
+    kept, dropped = graph.operators[:num_ops], graph.operators[num_ops:]
+    read_later = {i for op in dropped for i in op.inputs} | set(graph.outputs)
+    made = [i for op in kept for i in op.outputs]
+    outputs = [i for i in made if i in read_later or i in kept[-1].outputs]
+    graph.operators = kept
+    graph.outputs = list(dict.fromkeys(outputs))
+    model.signatureDefs = []  # their output names would point at dropped tensors
+    return write(model)
+
+
+def drop_saturated_clip(content: bytes) -> tuple[bytes, list[str]]:
+    """Remove the clip ops after the last CONV_2D that change no int8 value; return the new
+    bytes and the names of the removed ops (in order).
+
+    An int8 export in pixel units (:func:`keras_sr.export._pixel_units`) gives the last conv's
+    output scale 1, zero point -128, so its int8 range -128..127 is exactly 0..255 pixels and
+    its saturation already is the clip. The MINIMUM(x, 255) and RELU (or MAXIMUM(x, 0)) that
+    follow are then identities on every int8 value. An op is removed only when that holds by
+    construction: its data input and output have the same scale and zero point, and each bound
+    it applies lies at or beyond the int8 range (MINIMUM against a constant 127, MAXIMUM
+    against -128, a RELU whose zero is -128). Its consumers then read its input instead.
+    Ops that would clip anything are kept, so this is a no-op on float files and on int8
+    files not in pixel units.
+    """
+    model = read(content)
+    graph = model.subgraphs[0]
+    names = op_names(model)
+    convs = [i for i, name in enumerate(names) if name == "CONV_2D"]
+    if not convs:
+        return content, []
+    removed: list[str] = []
+    keep = []
+    for i, (name, op) in enumerate(zip(names, graph.operators)):
+        if i > convs[-1] and name in CLIP_OPS and _is_identity_clip(model, name, op):
+            _rewire(graph, old=op.outputs[0], new=op.inputs[0])
+            removed.append(name)
+        else:
+            keep.append(op)
+    if not removed:
+        return content, []
+    graph.operators = keep
+    return write(model), removed
+
+
+def _is_identity_clip(model: Any, name: str, op: Any) -> bool:
+    """Whether the clip op ``op`` leaves every int8 value of its data input unchanged."""
+    graph = model.subgraphs[0]
+    data, out = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
+    if data.type != schema().TensorType.INT8 or out.type != data.type:
+        return False
+    q_in, q_out = _quant(data), _quant(out)
+    if q_in is None or q_in != q_out:
+        return False
+    _, zero = q_in
+    if name == "RELU":
+        return zero <= INT8_MIN  # real 0 lies at or below the lowest code
+    if name in ("MINIMUM", "MAXIMUM") and len(op.inputs) == 2:
+        bound = constant(model, op.inputs[1])
+        if bound is None or _quant(graph.tensors[op.inputs[1]]) != q_in:
+            return False
+        values = bound.view(np.int8)
+        return bool(np.all(values >= INT8_MAX) if name == "MINIMUM" else np.all(values <= INT8_MIN))
+    return False
+
+
+def _quant(tensor: Any) -> tuple[float, int] | None:
+    q = tensor.quantization
+    if q is None or q.scale is None or len(q.scale) != 1 or len(q.zeroPoint) != 1:
+        return None
+    return float(q.scale[0]), int(q.zeroPoint[0])
+
+
+def _rewire(graph: Any, old: int, new: int) -> None:
+    """Make every reader of tensor ``old`` (ops and graph outputs) read tensor ``new``; the
+    graph's output keeps its name by giving ``new`` the name of ``old``."""
+    for op in graph.operators:
+        op.inputs = [new if i == old else i for i in op.inputs]
+    if old in list(graph.outputs):
+        graph.outputs = [new if i == old else i for i in graph.outputs]
+        graph.tensors[new].name = graph.tensors[old].name
+
+
+def deep_copy(model: Any) -> Any:
+    """An independent copy of a ``ModelT`` (for edits that must not touch the original)."""
+    return copy.deepcopy(model)
