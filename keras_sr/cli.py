@@ -409,6 +409,9 @@ def report(
     size: Annotated[str, typer.Option(help="LR input HxW for the latency.")] = "540x960",
     runs: Annotated[int, typer.Option(help="Timed runs per form after warm-up.")] = 10,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads (default: the runtimes').")] = None,
+    peers: Annotated[Optional[list[Path]], typer.Option(
+        "--peers", help="Another project's .tflite file to time side by side with the bundled "
+                        "int8 files (at 1080x1920 output, 1 and 2 threads); repeat for more.")] = None,
 ) -> None:
     """Regenerate BENCHMARKS.md and the comparison figure from scratch.
 
@@ -431,6 +434,8 @@ def report(
              "--size", f"{h}x{w}", "--runs", str(runs)]
     if threads is not None:
         args += ["--threads", str(threads)]
+    for peer in peers or []:
+        args += ["--peers", peer.name]
     console = Console(stderr=True)
     with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
         task = bar.add_task("report", total=None)
@@ -439,7 +444,7 @@ def report(
             bar.update(task, description=label, completed=done, total=total)
 
         result = generate_report(models_dir, data, names, output, figure, (h, w), runs, threads,
-                                 shlex.join(args), progress)
+                                 shlex.join(args), progress, peers=peers or [])
     for r in result.models:
         cells = ", ".join(f"{s} int8 {r.quality.int8[s][0]:.2f} dB ({r.quality.int8_loss(s):+.3f})"
                           for s in names)

@@ -96,6 +96,8 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
     (:mod:`keras_sr.qat`) on the calibration images, and keeps that file if it scores higher on
     them; ``qat_progress(step, loss)`` follows the fine-tuning.
     """
+    from keras_sr.folding import deploy
+
     if quantization not in QUANTIZATIONS:
         raise UserError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
     if qat_steps < 0 or (qat_steps and quantization != "int8"):
@@ -109,8 +111,6 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
     config = float_model.config
     images, calib_source = calibration_images(calib_dir)
     patches = calibration_patches(images, config, calib_samples) if quantization == "int8" else []
-    from keras_sr.folding import deploy
-
     network = deploy(float_model.model, config)
     content = convert(network, config, quantization, input_size, patches)
     content = add_metadata(content, sr_metadata(config, quantization))
@@ -139,10 +139,9 @@ def _finetuned_if_better(float_model: KerasSRModel, network, content: bytes, qua
                          progress: Callable[[int, float], None] | None,
                          ) -> tuple[bytes, QuantReport, QATReport]:
     """The int8 file after quantization-aware fine-tuning (of ``network``, the deploy network)
-    if that scores higher against HR on the calibration
-    images than post-training ``content``; else ``content`` itself. (Fine-tuning
-    on a few images can also lose: for the bundled x2 Y model, 2000 steps scored 0.05 dB lower
-    on T91, as ``tools/package_pretrained.sh`` prints.)"""
+    if that scores higher against HR on the calibration images than post-training ``content``;
+    else ``content`` itself. (Fine-tuning on a few images can also lose: for the bundled x4 Y
+    model, 2000 steps scored no higher on T91, as ``tools/package_pretrained.sh`` prints.)"""
     from keras_sr.qat import finetune_for_int8
 
     config = float_model.config
@@ -161,11 +160,10 @@ def convert(network, config: ModelConfig, quantization: str, input_size: tuple[i
     padded or cropped to it."""
     import tensorflow as tf
 
-    plain = network
     shape = [1, *(input_size or (None, None)), config.colors]
-    fn = tf.function(lambda lr: plain(lr, training=False),
+    fn = tf.function(lambda lr: network(lr, training=False),
                      input_signature=[tf.TensorSpec(shape, tf.float32, name="lr")])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], plain)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], network)
     if quantization == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]

@@ -13,7 +13,6 @@ constant (weights, biases, the clip's bounds).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
@@ -118,6 +117,7 @@ def drop_saturated_clip(content: bytes) -> tuple[bytes, list[str]]:
     if not removed:
         return content, []
     graph.operators = keep
+    _prune_operator_codes(model)
     return write(model), removed
 
 
@@ -159,6 +159,11 @@ def _rewire(graph: Any, old: int, new: int) -> None:
         graph.tensors[new].name = graph.tensors[old].name
 
 
-def deep_copy(model: Any) -> Any:
-    """An independent copy of a ``ModelT`` (for edits that must not touch the original)."""
-    return copy.deepcopy(model)
+def _prune_operator_codes(model: Any) -> None:
+    """Drop the operator codes no op uses any more (so op-code tables list what runs)."""
+    used = sorted({op.opcodeIndex for graph in model.subgraphs for op in graph.operators})
+    new_index = {old: new for new, old in enumerate(used)}
+    model.operatorCodes = [model.operatorCodes[i] for i in used]
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            op.opcodeIndex = new_index[op.opcodeIndex]

@@ -7,8 +7,11 @@ For every bundled model (see :func:`discover_models` for the layout) and every b
   branches expanded), the folded ``.keras`` and the int8 ``.tflite``, and int8 minus float;
 * latency: the int8 ``.tflite``, the float32 TFLite conversion of the plain network (same
   runtime) and the training-time network on one random LR image (:mod:`keras_sr.bench`);
-* size: parameters of the training-time and folded networks, and multiply-accumulates per
-  output (HR) pixel of the folded network, counted from its convolution kernels.
+* side by side (``--peers``): the bundled int8 files and other projects' .tflite files at one
+  output size, interleaved (:func:`keras_sr.profile.side_by_side`);
+* size: parameters of the training-time network and of the deploy network that the .tflite
+  files hold, and multiply-accumulates per output (HR) pixel of the latter, counted from its
+  convolution kernels.
 
 Published figures are listed beside them in :data:`QUOTED`, marked as quoted, never measured.
 The figure (:func:`comparison_figure`) shows bicubic | ours | HR crops of two bundled samples.
@@ -38,6 +41,8 @@ FIGURE_MODEL = "ecbsr_x2_m4c16_relu_y"  # "ours" in the figure, when bundled
 FIGURE_IMAGES = ("astronaut.png", "coffee.png")  # public domain / CC0 (samples/README.md)
 FIGURE_CROP = 48  # HR pixels per side of each crop
 FIGURE_ZOOM = 4  # nearest-neighbour enlargement of the crops
+PEER_OUTPUT = (1080, 1920)  # HR pixels: a multiple of 2, 3 and 4, so every scale gets it exactly
+PEER_THREADS = (1, 2)
 FIGURE_LABEL = 18  # pixels of label strip above each panel
 FIGURE_GAP = 6  # pixels between panels and rows
 FIGURE_PANELS = ("bicubic", "ours", "HR")
@@ -214,6 +219,17 @@ def measure_latency(model: BundledModel, size: tuple[int, int], runs: int, threa
                    int8.runtime, training.runtime)
 
 
+def measure_peers(models: Sequence[BundledModel], peers: Sequence[Path], runs: int,
+                  warmup: int | None = None) -> list:
+    """The bundled int8 files and ``peers`` timed side by side at :data:`PEER_OUTPUT` output
+    pixels, 1 and 2 threads (:func:`keras_sr.profile.side_by_side`)."""
+    from keras_sr.bench import DEFAULT_WARMUP
+    from keras_sr.profile import side_by_side
+
+    return side_by_side([m.int8 for m in models] + list(peers), PEER_OUTPUT, PEER_THREADS, runs,
+                        DEFAULT_WARMUP if warmup is None else warmup)
+
+
 def measure_size(model: BundledModel) -> Size:
     """Parameters of the training-time network and of the deploy network that the .tflite
     files hold (:func:`keras_sr.folding.deploy`); MACs per HR pixel of the deploy network: the
@@ -270,10 +286,12 @@ def generate_report(models_dir: Path = PRETRAINED_DIR, data_dir: Path | None = N
                     sets: Sequence[str] = DEFAULT_SETS, output: Path = DEFAULT_OUTPUT,
                     figure: Path | None = DEFAULT_FIGURE, size: tuple[int, int] = (540, 960),
                     runs: int = 10, threads: int | None = None, command: str = "",
-                    progress: Progress | None = None, warmup: int | None = None) -> ReportResult:
+                    progress: Progress | None = None, warmup: int | None = None,
+                    peers: Sequence[Path] = ()) -> ReportResult:
     """Measure every model of ``models_dir`` on ``data_dir/<set>`` for each set, draw the
     figure (``None``: none) and write the markdown to ``output``; both written atomically.
-    ``command`` is the command line quoted in the file."""
+    ``command`` is the command line quoted in the file. ``peers``: other projects' .tflite
+    files, timed side by side with the bundled int8 files (:func:`measure_peers`)."""
     if data_dir is None or not Path(data_dir).is_dir():
         raise UserError(f"{data_dir}: no such data folder (give --data, the folder holding "
                         f"{', '.join(sets)})")
@@ -291,8 +309,11 @@ def generate_report(models_dir: Path = PRETRAINED_DIR, data_dir: Path | None = N
             raise UserError(f"{Path(path).parent}: output folder does not exist")
     models = discover_models(models_dir)
     figure_model = _figure_model(models) if figure is not None else None
+    for peer in peers:
+        if not Path(peer).is_file():
+            raise UserError(f"{peer}: no such file (--peers takes .tflite files)")
 
-    total = len(models) * (3 + 2) + (figure is not None)
+    total = len(models) * (3 + 2) + (figure is not None) + bool(peers)
     done = 0
 
     def step(label: str) -> None:
@@ -308,12 +329,17 @@ def generate_report(models_dir: Path = PRETRAINED_DIR, data_dir: Path | None = N
         latency = measure_latency(model, size, runs, threads, warmup)
         step(f"{model.name}: parameters and MACs")
         results.append(ModelResult(model, quality, latency, measure_size(model)))
+    side = []
+    if peers:
+        step(f"{len(peers)} peer files side by side")
+        side = measure_peers(models, peers, runs, warmup)
     if figure is not None:
         step(f"figure with {figure_model.name}")
         comparison_figure(figure_model.int8, Path(figure))
     if progress:
         progress("done", total, total)
-    text = render_markdown(results, list(sets), machine_info(), command, figure, output, figure_model)
+    text = render_markdown(results, list(sets), machine_info(), command, figure, output, figure_model,
+                           side)
     try:
         with atomic_path(output) as tmp:
             tmp.write_text(text, encoding="utf-8")
@@ -347,7 +373,7 @@ def _colors(colors: int) -> str:
 
 def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[str, str],
                     command: str, figure: Path | None, output: Path,
-                    figure_model: BundledModel | None) -> str:
+                    figure_model: BundledModel | None, side: Sequence = ()) -> str:
     """The whole BENCHMARKS.md text."""
     refs = list(SOURCES)
     cite = {key: f"[{i + 1}]" for i, key in enumerate(refs)}
@@ -403,6 +429,7 @@ def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[s
             lines += ["RGB models are scored on Y of their RGB output, like the Y models.", ""]
 
     lines += _latency_section(results, cite)
+    lines += _side_by_side_section(side)
     lines += _size_section(results)
     if figure is not None and figure_model is not None:
         link = Path(os.path.relpath(Path(figure).resolve(), Path(output).resolve().parent)).as_posix()
@@ -429,7 +456,9 @@ def _latency_section(results: list[ModelResult], cite: dict[str, str]) -> list[s
         f"Median of the timed runs after warm-up, whole image at once, one random uint8 LR image "
         f"per model; the int8 and float32 TFLite models on {first.runtime} (CPU, XNNPACK), the "
         f"training-time network on {first.tf_runtime}. *fp32 plain* is the folded network converted "
-        f"to float32 TFLite in memory. The LR input is the same for every scale, so x3 and x4 "
+        f"to float32 TFLite in memory, in the same deploy form as the int8 file (the residual as a "
+        f"1x1 conv and an ADD). The forms are timed one after the other, not interleaved (the "
+        f"side-by-side table below is). The LR input is the same for every scale, so x3 and x4 "
         f"models produce larger outputs.", "",
         "| model | LR input | output | int8 (ms) | fp32 plain (ms) | training-time (ms) "
         "| fp32 / int8 | training-time / int8 |",
@@ -446,6 +475,29 @@ def _latency_section(results: list[ModelResult], cite: dict[str, str]) -> list[s
               "|---|---|---|---|---:|---|"]
     for model, scale, lr, device, ms, ref in QUOTED_LATENCY:
         lines.append(f"| {model} | x{scale} | {lr} | {device} | {ms:g} | *quoted* {cite[ref]} |")
+    return lines + [""]
+
+
+def _side_by_side_section(rows: Sequence) -> list[str]:
+    if not rows:
+        return []
+    h, w = PEER_OUTPUT
+    lines = [
+        "## Side by side with other int8 files", "",
+        f"**Measured** on this machine: the bundled int8 files and the files given to "
+        f"`--peers` (other projects' published .tflite files, which users fetch themselves; the "
+        f"README says where from), each at {h}x{w} output pixels, in one process, interleaved, "
+        f"median; MACs per output pixel counted from each file's convolution weights. Each file "
+        f"gets pixels quantized as its own input tensor says.", "",
+        "| file | threads | input | scale | MACs / output pixel | ms | output Mpx/s | GMAC/s |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        size = "x".join(map(str, r.input_shape[1:]))
+        note = f" ({r.note})" if r.note else ""
+        lines.append(f"| `{r.name}`{note} | {r.threads} | {size} | x{r.scale} "
+                     f"| {r.macs_per_output_pixel:,.0f} | {_ms(r.ms)} | {r.output_mpix_per_s:.1f} "
+                     f"| {r.gmacs_per_s:.0f} |")
     return lines + [""]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from keras_sr.runtime import load_sr_model, read_metadata
 from tests.sr_models import export, make_run
 
 runner = CliRunner()
+PRETRAINED = Path(__file__).parent.parent / "keras_sr" / "pretrained"
 FORBIDDEN = {"CONCATENATION", "TILE", "DEQUANTIZE", "MUL", "SUB", "PAD", "CUSTOM"}
 
 
@@ -289,3 +291,21 @@ def test_tflite_command_errors(run_dir, tmp_path, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "m.tflite").exists()
+
+
+@pytest.mark.parametrize("path", sorted(PRETRAINED.glob("*_int8.tflite")), ids=lambda p: p.name)
+def test_bundled_int8_files_run_the_deploy_graph_without_clip_ops(path):
+    """What ships: 3x3 convs, the residual's 1x1 conv and ADD, depth to space, and nothing
+    after the ADD but depth to space and the uint8 output (no MINIMUM, MAXIMUM or RELU), with
+    the ADD in pixel units; the op-code table lists only what runs."""
+    content = path.read_bytes()
+    model = flatbuf.read(content)
+    ops = flatbuf.op_names(model)
+    assert ops[0] == "QUANTIZE" and ops[-3:] == ["ADD", "DEPTH_TO_SPACE", "QUANTIZE"], ops
+    assert set(ops) == {"QUANTIZE", "CONV_2D", "ADD", "DEPTH_TO_SPACE"}, ops
+    assert ops.count("CONV_2D") == read_metadata(content)["config"]["num_blocks"] + 3
+    assert len(model.operatorCodes) == len(set(ops))
+    graph = model.subgraphs[0]
+    (add,) = _ops(content, "ADD")
+    assert _quantization(graph, add.outputs[0]) == ([1.0], [-128])
+    assert sorted(_quantization(graph, i) for i in add.inputs) == [([1.0], [-128]), ([1.0], [0])]

@@ -196,3 +196,26 @@ def test_report_needs_an_existing_output_folder(tmp_path, data):
     result = runner.invoke(app, ["report", "--models", str(tmp_path), "--data", str(data), "--sets", "Set5",
                                  "-o", str(tmp_path / "no" / "B.md")])
     _one_line_error(result, "output folder does not exist")
+
+
+@pytest.mark.slow
+def test_report_times_peer_files_side_by_side(generated, tmp_path):
+    from keras_sr.report import _side_by_side_section, discover_models, measure_peers
+
+    models = discover_models(generated["models"])
+    peer = tmp_path / "peer.tflite"
+    shutil.copy(generated["models"] / f"{X2}_int8.tflite", peer)
+    rows = measure_peers(models, [peer], runs=1, warmup=0)
+    assert [r.name for r in rows[:3]] == [f"{X2}_int8.tflite", f"{X3}_int8.tflite", "peer.tflite"]
+    assert [r.threads for r in rows] == [1, 1, 1, 2, 2, 2]
+    assert [r.input_shape for r in rows[:3]] == [(1, 540, 960, 1), (1, 360, 640, 3), (1, 540, 960, 1)]
+    text = "\n".join(_side_by_side_section(rows))
+    assert "## Side by side with other int8 files" in text and "1080x1920 output pixels" in text
+    assert _row(text, "`peer.tflite`")[:3] == ["1", "540x960x1", "x2"]
+
+
+@pytest.mark.slow
+def test_report_refuses_a_missing_peer_file(generated, tmp_path):
+    result = runner.invoke(app, ["report", "--models", str(generated["models"]), "--data",
+                                 str(generated["data"]), "--peers", str(tmp_path / "nope.tflite")])
+    assert result.exit_code == 2 and "nope.tflite: no such file" in result.output, result.output
