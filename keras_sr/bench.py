@@ -58,9 +58,9 @@ def model_forms(path: Path, threads: int | None = None, compare: bool | None = N
     """(label, loader) for each form to benchmark. ``compare`` (default: on for run dirs and
     .keras files) adds the int8 and float32 TFLite conversions and, for run dirs, the
     training-time network."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file or directory")
+    from keras_sr.bundled import resolve_model
+
+    path = resolve_model(path)
     keras_like = path.is_dir() or path.suffix == ".keras"
     if compare is None:
         compare = keras_like
@@ -128,8 +128,9 @@ def bench_forms(forms: list[tuple[str, Callable[[], SRModel]]], size: tuple[int,
 
 
 def _check_threads(threads: int | None) -> None:
-    if threads is not None and threads < 1:
-        raise UserError("--threads must be >= 1")
+    from keras_sr.limits import check_threads
+
+    check_threads(threads)
 
 
 def _tensorflow_threads(threads: int) -> None:

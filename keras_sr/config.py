@@ -16,6 +16,7 @@ from keras_sr.errors import UserError
 SCALES = (2, 3, 4)
 ACT_TYPES = ("relu", "prelu", "none")
 CONFIG_FILE = "config.json"
+MAX_BLOCKS, MAX_CHANNELS = 64, 256  # far beyond any mobile network, still bounded
 
 # ECBSR's model grid: M = number of middle ECBs, C = channels.
 PRESETS: dict[str, dict[str, int]] = {
@@ -49,14 +50,27 @@ class ModelConfig:
     depth_multiplier: float = 2.0
 
     def __post_init__(self) -> None:
+        for name, kind in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            # bool is an int in Python, and a JSON "2" is a str: neither may pass as a number.
+            ok = (isinstance(value, bool) if kind is bool else
+                  isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else
+                  isinstance(value, kind) and not isinstance(value, bool))
+            if not ok:
+                raise UserError(f"{name} must be {_TYPE_WORDS[kind]}, got {json.dumps(value)} "
+                                f"({type(value).__name__})")
         if self.scale not in SCALES:
             raise UserError(f"scale must be one of {SCALES}, got {self.scale}")
         if self.colors not in (1, 3):
             raise UserError(f"colors must be 1 (Y) or 3 (RGB), got {self.colors}")
         if self.act_type not in ACT_TYPES:
             raise UserError(f"act_type must be one of {ACT_TYPES}, got {self.act_type!r}")
-        if self.num_blocks < 0 or self.channels < 1 or self.depth_multiplier <= 0:
-            raise UserError("num_blocks must be >= 0, channels >= 1, depth_multiplier > 0")
+        if not 0 <= self.num_blocks <= MAX_BLOCKS:
+            raise UserError(f"num_blocks must be in 0..{MAX_BLOCKS}, got {self.num_blocks}")
+        if not 1 <= self.channels <= MAX_CHANNELS:
+            raise UserError(f"channels must be in 1..{MAX_CHANNELS}, got {self.channels}")
+        if not 0 < self.depth_multiplier <= 16:
+            raise UserError(f"depth_multiplier must be in (0, 16], got {self.depth_multiplier}")
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> ModelConfig:
@@ -110,4 +124,12 @@ class ModelConfig:
             raise UserError(f"{path}: no such file") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UserError(f"{path}: not a valid config file ({exc})") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except UserError as exc:
+            raise UserError(f"{path}: {exc}") from None
+
+
+_FIELD_TYPES = {field.name: {"int": int, "str": str, "bool": bool, "float": float}[field.type]
+                for field in dataclasses.fields(ModelConfig)}
+_TYPE_WORDS = {int: "an integer", str: "a string", bool: "true or false", float: "a number"}

@@ -141,7 +141,7 @@ def evaluate(model_path: str, folders: Sequence[Path], scale: int | None = None,
         from keras_sr.runtime import load_keras_sr_model, load_sr_model
 
         model = (load_keras_sr_model(Path(model_path), training_time=True) if training_time
-                 else load_sr_model(Path(model_path)))
+                 else load_sr_model(model_path))
         description = model.describe()
         if scale is None:
             scale = model.scale

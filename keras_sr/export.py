@@ -109,6 +109,12 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
         raise UserError(f"{output.parent}: output folder does not exist")
     float_model = load_keras_sr_model(model_path)
     config = float_model.config
+    if input_size is not None and min(input_size) <= 2 * config.receptive_radius:
+        # upscale tiles a fixed-size model with windows of that size and a halo of the
+        # receptive radius on each side: a window must be wider than both halos.
+        raise UserError(f"--input-size {input_size[0]}x{input_size[1]}: each side must be larger "
+                        f"than {2 * config.receptive_radius} (twice the receptive radius), so that "
+                        f"upscale can tile images with it")
     images, calib_source = calibration_images(calib_dir)
     patches = calibration_patches(images, config, calib_samples) if quantization == "int8" else []
     network = deploy(float_model.model, config)

@@ -16,10 +16,8 @@ from typing import BinaryIO
 import numpy as np
 
 from keras_sr.errors import UserError, first_line
+from keras_sr.limits import MAX_IMAGE_BYTES, MAX_INPUT_PIXELS, check_regular_file
 
-# Refuse images above this many pixels before decoding them (decompression-bomb guard; Pillow's
-# own limit warns at ~89 Mpx and fails at twice that). 10000 x 10000 is allowed.
-MAX_INPUT_PIXELS = 100_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_COMPRESS_LEVEL = 6  # Pillow's default
@@ -53,10 +51,7 @@ def load_image(path: Path) -> LoadedImage:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory, not an image")
+    check_regular_file(path, MAX_IMAGE_BYTES, "an image")
     notes: list[str] = []
     try:
         with warnings.catch_warnings():
@@ -73,7 +68,7 @@ def load_image(path: Path) -> LoadedImage:
                 # Pillow reads 16-bit RGB(A) PNGs as 8-bit (high bytes): say so.
                 deep_rgb = img.mode in ("RGB", "RGBA") and mode_bits(path) == 16
                 img = ImageOps.exif_transpose(img)
-                pixels = _to_uint8(img, notes)
+                pixels = _to_uint8(img, notes, path)
                 if deep_rgb:
                     notes.append("16-bit image converted to 8 bits")
     except UserError:
@@ -113,16 +108,22 @@ def _png_header_size(path: Path) -> tuple[int, int] | None:
     return struct.unpack(">II", head[16:24])
 
 
-def _to_uint8(img, notes: list[str]) -> np.ndarray:
+def _to_uint8(img, notes: list[str], path: Path) -> np.ndarray:
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         values = np.asarray(img)
-        top = 65535 if mode.startswith("I;16") or values.max(initial=0) > 255 else 255
+        low, high = int(values.min(initial=0)), int(values.max(initial=0))
+        if low < 0 or high > 65535:
+            # A 32-bit integer image has no standard white level: refuse rather than guess.
+            raise UserError(f"{path}: 32-bit integer image with values {low}..{high} is not "
+                            f"supported; convert it to 8 or 16 bits")
+        top = 65535 if mode.startswith("I;16") or high > 255 else 255
         if top == 65535:
-            notes.append("16-bit image converted to 8 bits")
+            notes.append("16-bit image converted to 8 bits" if mode.startswith("I;16") else
+                         "32-bit integer image with 16-bit values converted to 8 bits")
         return np.floor(values.astype(np.float64) * (255.0 / top) + 0.5).clip(0, 255).astype(np.uint8)
     if mode == "F":
-        raise UserError("32-bit float images are not supported; convert to 8 or 16 bits")
+        raise UserError(f"{path}: 32-bit float images are not supported; convert to 8 or 16 bits")
     if mode == "1":
         img = img.convert("L")
     elif mode == "P" or mode == "PA":
@@ -132,13 +133,15 @@ def _to_uint8(img, notes: list[str]) -> np.ndarray:
     return np.array(img, dtype=np.uint8)
 
 
-def list_inputs(inputs: list[Path]) -> list[Path]:
-    """Expand directories into their image files (sorted, not recursive)."""
+def list_inputs(inputs: list[Path], recursive: bool = False) -> list[Path]:
+    """Expand directories into their image files (sorted; with ``recursive``, subfolders too)."""
     files: list[Path] = []
     for path in inputs:
         path = Path(path)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in (path.rglob("*") if recursive else path.iterdir())
+                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                           and not p.name.startswith("."))
             if not found:
                 raise UserError(f"{path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
             files.extend(found)
@@ -147,13 +150,20 @@ def list_inputs(inputs: list[Path]) -> list[Path]:
     return files
 
 
-def save_image(pixels: np.ndarray, path: Path) -> None:
-    """Save HxW or HxWxC uint8 pixels with Pillow; the format follows ``path``'s suffix."""
+def save_image(pixels: np.ndarray, path: Path, quality: int | None = None) -> None:
+    """Save HxW or HxWxC uint8 pixels with Pillow; the format follows ``path``'s suffix.
+    ``quality`` (1..100) applies to JPEG and WebP; JPEG gets no alpha, so RGBA is
+    saved as RGB there."""
     from PIL import Image
 
     if pixels.ndim == 3 and pixels.shape[2] == 1:
         pixels = pixels[:, :, 0]
-    Image.fromarray(pixels).save(path)
+    image = Image.fromarray(pixels)
+    kind = Path(path).suffix.lower()
+    if kind in (".jpg", ".jpeg") and image.mode in ("RGBA", "LA"):
+        image = image.convert(image.mode[:-1])
+    options = {"quality": quality} if quality is not None and kind in (".jpg", ".jpeg", ".webp") else {}
+    image.save(path, **options)
 
 
 class PngWriter:

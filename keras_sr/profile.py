@@ -280,8 +280,12 @@ def side_by_side(paths: Sequence, output_size: tuple[int, int], threads: Sequenc
     zero point (some published files expect raw pixels at a scale other than 1). A file whose
     fixed input shape the runtime cannot resize runs at its own size and says so.
     """
-    if not threads or min(threads) < 1:
-        raise UserError("--threads must be >= 1")
+    from keras_sr.limits import check_threads
+
+    if not threads:
+        raise UserError("give at least one thread count")
+    for count in threads:
+        check_threads(count)
     entries = [_prepare(path, output_size) for path in paths]
     rows = []
     for count in threads:

@@ -78,6 +78,9 @@ class TFLiteSRModel(SRModel):
 
     def __init__(self, content: bytes, metadata: dict[str, Any], num_threads: int | None = None,
                  source: str = "model"):
+        from keras_sr.limits import check_threads
+
+        check_threads(num_threads)
         interpreter_class, self.runtime = tflite_interpreter()
         try:
             self._interpreter = interpreter_class(model_content=content, num_threads=num_threads)
@@ -138,15 +141,20 @@ class KerasSRModel(SRModel):
         return round_pixels(out)
 
 
-def load_sr_model(path: Path, num_threads: int | None = None) -> SRModel:
-    """Load a run directory (folded in memory), a folded ``.keras`` file or a ``.tflite`` file.
+def load_sr_model(path: Path | str, num_threads: int | None = None) -> SRModel:
+    """Load a run directory (folded in memory), a folded ``.keras`` file, a ``.tflite`` file,
+    or a bundled model by name (``x2``, ``x4``, ``x2-rgb``, ...; :mod:`keras_sr.bundled`).
 
     ``num_threads`` applies to TFLite files (None: the runtime's default).
     """
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file or directory")
-    if path.is_dir() or path.suffix == ".keras":
+    from keras_sr.bundled import resolve_model
+    from keras_sr.limits import MAX_MODEL_BYTES, check_regular_file
+
+    path = resolve_model(path)
+    if path.is_dir():
+        return load_keras_sr_model(path)
+    if path.suffix == ".keras":
+        check_regular_file(path, MAX_MODEL_BYTES, "a model file")
         return load_keras_sr_model(path)
     if path.suffix != ".tflite":
         raise UserError(f"{path}: expected a .tflite file, a folded .keras file or a run directory")
@@ -299,6 +307,10 @@ def _dequantize(y: np.ndarray, detail: dict) -> np.ndarray:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The bytes of a model file: a regular file of at most :data:`keras_sr.limits.MAX_MODEL_BYTES`."""
+    from keras_sr.limits import MAX_MODEL_BYTES, check_regular_file
+
+    check_regular_file(path, MAX_MODEL_BYTES, "a model file")
     try:
         return path.read_bytes()
     except OSError as exc:

@@ -23,6 +23,8 @@ import csv
 import dataclasses
 import json
 import math
+import re
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from keras_sr.config import CONFIG_FILE, ModelConfig
-from keras_sr.errors import UserError
+from keras_sr.errors import UserError, first_line
 from keras_sr.files import atomic_path
 
 TRAIN_FILE = "train.json"
@@ -59,7 +61,9 @@ class TrainOptions:
     """
 
     data: tuple[str, ...]
-    steps: int = 1000
+    # A useful model by default: x2 M4C16 on T91 reached 34.44 dB on 10 BSD200 images after
+    # 5000 steps (bicubic 33.00; 34.20 after 1000 of a 6000-step run), about 3 minutes here.
+    steps: int = 5000
     batch: int = 16
     patch: int = 64
     lr: float = 5e-4
@@ -111,6 +115,12 @@ class TrainResult:
     steps_per_s: float
     val_psnr: float | None
     notes: list[str]
+    val_bicubic_psnr: float | None = None  # the bicubic baseline on the same images
+
+    @property
+    def below_bicubic(self) -> bool:
+        """Whether the final validation PSNR is below bicubic's: the model is not useful yet."""
+        return None not in (self.val_psnr, self.val_bicubic_psnr) and self.val_psnr < self.val_bicubic_psnr
 
 
 class Reporter:
@@ -254,6 +264,15 @@ def validate(model, pairs, scale: int) -> float:
     return float(np.mean(scores))
 
 
+def bicubic_psnr(pairs, scale: int) -> float:
+    """Mean PSNR of the bicubic baseline (:func:`keras_sr.evaluate.bicubic_scores`) on the
+    validation images: the level a trained model must pass to be of any use."""
+    from keras_sr.evaluate import bicubic_scores
+
+    return float(np.mean([bicubic_scores(pair.hr[:, :, 0] if pair.gray else pair.hr, scale)[0]
+                          for pair in pairs]))
+
+
 def plot_curves(log_path: Path, val_path: Path, output: Path) -> None:
     """Draw the loss (and validation PSNR, if any) against the step into a PNG, with PIL."""
     from PIL import Image, ImageDraw
@@ -393,14 +412,74 @@ def _resolve_run(config: ModelConfig | None, options: TrainOptions | None, run_d
         raise ValueError("a fresh run needs a config and options")
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"{run_dir}: exists and is not a folder")
-    if tf.train.latest_checkpoint(str(run_dir / CKPT_DIR)) or (run_dir / TRAIN_FILE).exists():
+    if _checkpoint_files(run_dir) or (run_dir / TRAIN_FILE).exists():
         raise UserError(f"{run_dir} already holds a run; use --resume to continue it, "
                         "or another output folder")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        raise UserError(f"{run_dir}: folder exists and is not empty (and is not a run); "
+                        "train into a new or empty folder")
     # Absolute folders, so that --resume works from any working directory.
     absolute = lambda dirs: tuple(str(Path(d).resolve()) for d in dirs)  # noqa: E731
     options = dataclasses.replace(options, data=absolute(options.data), val=absolute(options.val),
                                   init=str(Path(options.init).resolve()) if options.init else None)
     return config, options
+
+
+def _tf_reason(exc: Exception) -> str:
+    """The cause in a TensorFlow error, without its op and node decorations (e.g. "No space
+    left on device" out of "{{function_node ...}} path.tempstate...; No space left on device
+    [Op:SaveV2]")."""
+    text = first_line(getattr(exc, "message", None) or exc)
+    text = re.sub(r"\{\{[^}]*\}\}|\s*\[Op:[^\]]*\]", "", text).strip()
+    return text.rsplit("; ", 1)[-1] if "; " in text else text
+
+
+def _checkpoint_files(run_dir: Path) -> list[Path]:
+    """The checkpoints in ``run_dir`` (their ``.index`` files), oldest first by step, found on
+    disk rather than from the ``checkpoint`` index file, which may be damaged."""
+    def number(path: Path) -> int:
+        suffix = path.name[len("ckpt-"):-len(".index")]
+        return int(suffix) if suffix.isdigit() else -1
+
+    folder = run_dir / CKPT_DIR
+    found = [p for p in folder.glob("ckpt-*.index") if number(p) >= 0] if folder.is_dir() else []
+    return sorted(found, key=number)
+
+
+def restore_newest_intact(checkpoint, run_dir: Path, note) -> str | None:
+    """Restore the newest checkpoint of ``run_dir`` that reads back; return its prefix (None if
+    there is none). A damaged one is never deleted or overwritten: its files are renamed to
+    ``*.damaged`` (so a later save at the same step cannot replace them) and the index is
+    rewritten to list the intact ones. Raises UserError if checkpoints exist but none reads."""
+    import tensorflow as tf
+
+    index_files = _checkpoint_files(run_dir)
+    damaged = []
+    for index_file in reversed(index_files):
+        prefix = str(index_file)[: -len(".index")]
+        try:
+            # Read every tensor back first: the optimizer's slots restore lazily, at the first
+            # step, where a damaged value would surface as a traceback.
+            reader = tf.train.load_checkpoint(prefix)
+            for name in reader.get_variable_to_shape_map():
+                reader.get_tensor(name)
+            checkpoint.restore(prefix).expect_partial()
+        except Exception as exc:  # noqa: BLE001 (TF reports damage as many types: all mean "damaged")
+            damaged.append((prefix, first_line(getattr(exc, "message", None) or exc)))
+            continue
+        for bad, reason in damaged:
+            for part in Path(bad).parent.glob(Path(bad).name + ".*"):
+                if not part.name.endswith(".damaged"):
+                    part.rename(part.with_name(part.name + ".damaged"))
+            note(f"checkpoint {bad} is damaged ({reason}); kept as {Path(bad).name}.*.damaged")
+        intact = [str(p)[: -len(".index")] for p in _checkpoint_files(run_dir)]
+        tf.compat.v1.train.update_checkpoint_state(str(run_dir / CKPT_DIR), prefix,
+                                         all_model_checkpoint_paths=intact)
+        return prefix
+    if damaged:
+        raise UserError(f"{run_dir}: no checkpoint reads back ({damaged[0][0]}: {damaged[0][1]}); "
+                        "nothing was changed")
+    return None
 
 
 def make_train_step(model, optimizer, strategy, fft_weight: float, jit: bool):
@@ -484,13 +563,12 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
         optimizer = make_optimizer(schedule)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
+    if resume:
+        restored = restore_newest_intact(checkpoint, run_dir, note)
+        note(f"resumed from {restored} at step {int(step_var.numpy())}" if restored else
+             "no checkpoint yet: starting from step 0")
     manager = tf.train.CheckpointManager(checkpoint, str(run_dir / CKPT_DIR),
                                          max_to_keep=CHECKPOINTS_KEPT)
-    if resume and manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).expect_partial()
-        note(f"resumed from {manager.latest_checkpoint} at step {int(step_var.numpy())}")
-    elif resume:
-        note("no checkpoint yet: starting from step 0")
     if int(step_var.numpy()) == 0 and options.init:
         copied, fresh = init_from_run(model, config, Path(options.init))
         note(f"--init {options.init}: copied {', '.join(copied)}")
@@ -515,6 +593,31 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
     loss = rate = math.nan
     psnr: float | None = None
     t_start = None
+
+    # A checkpoint holds the weights and Adam's two moments, the run's weights file the weights
+    # again: with room for the new ones before the old ones go, about 5 copies of the weights.
+    needed = 5 * 4 * model.count_params() + (1 << 20)
+
+    def save_checkpoint(at: int) -> None:
+        good = manager.latest_checkpoint
+        kept = f"the last good checkpoint ({good}) is kept" if good else "no checkpoint was written"
+        free = shutil.disk_usage(run_dir).free
+        if free < needed:
+            # Checked before writing: h5py can crash the process when the disk fills mid-write.
+            raise UserError(f"{run_dir}: not enough free disk space for the checkpoint at step {at} "
+                            f"({free / 2**20:.1f} MiB free, about {needed / 2**20:.1f} MiB needed); {kept}")
+        # Logs first, then the checkpoint: a kill in between leaves log rows past the
+        # checkpoint, which the resumed run drops; the other order would lose steps.
+        try:
+            log.flush()
+            step_var.assign(at)
+            manager.save(checkpoint_number=at)
+            save_run(model, config, run_dir)
+        except (OSError, RuntimeError, tf.errors.OpError) as exc:  # h5py: RuntimeError
+            reason = getattr(exc, "strerror", None) or _tf_reason(exc)
+            raise UserError(f"{run_dir}: cannot write the checkpoint at step {at} ({reason}); "
+                            f"{kept}") from None
+
     try:
         sampler = PatchSampler(train_set.pairs, config.scale, options.patch, options.batch, options.seed)
         dataset = sampler.dataset(first, options.steps)
@@ -541,13 +644,14 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
                 log.add_val(step, psnr)
                 reporter.note(f"step {step}: val PSNR-Y {psnr:.3f} dB")
             if step % options.ckpt_every == 0 or step == options.steps:
-                # Logs first, then the checkpoint: a kill in between leaves log rows past the
-                # checkpoint, which the resumed run drops; the other order would lose steps.
-                log.flush()
-                step_var.assign(step)
-                manager.save(checkpoint_number=step)
-                save_run(model, config, run_dir)
+                save_checkpoint(step)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through the CLI: keep what was trained
+        if step > first and step % options.ckpt_every:
+            save_checkpoint(step)
+            reporter.note(f"interrupted: checkpoint written at step {step}; --resume continues")
+        raise
     finally:
         reporter.close()
         log.close()
-    return TrainResult(run_dir, first, step, loss, rate, psnr, notes)
+    bicubic = bicubic_psnr(val_pairs, config.scale) if psnr is not None else None
+    return TrainResult(run_dir, first, step, loss, rate, psnr, notes, bicubic)

@@ -27,7 +27,6 @@ from keras_sr.metrics import rgb2ycbcr, ycbcr2rgb
 from keras_sr.runtime import SRModel, round_pixels
 from keras_sr.tiling import model_tile, tiled_bands
 
-BUNDLED_MODEL = Path(__file__).parent / "pretrained" / "ecbsr_x2_m4c16_relu_y_int8.tflite"
 COLOR_CHUNK_ROWS = 64  # output rows per float color-conversion step (bounds the float work)
 GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luma, as Pillow's "L" conversion
 
@@ -44,35 +43,72 @@ class UpscaleResult:
     warnings: list[str]
 
 
-def bundled_model() -> Path:
-    """The model shipped in the package, or UserError if none is bundled yet."""
-    if not BUNDLED_MODEL.is_file():
-        raise UserError("no model is bundled with this version yet; pass one with --model "
-                        "(a .tflite from sr-tool tflite, a .keras file or a run directory)")
-    return BUNDLED_MODEL
+@dataclasses.dataclass(frozen=True)
+class BatchOptions:
+    """How ``upscale_files`` treats a batch.
+
+    Attributes:
+        format: output file type for folder output ("png", "jpg", "webp", ...; default png).
+        quality: JPEG/WebP quality 1..100 (Pillow's default if None).
+        recursive: also take images in subfolders of input folders (output mirrors them).
+        skip_existing: leave an output that already exists and skip its input.
+        overwrite: replace an output that already exists (otherwise that input fails).
+        fail_fast: stop at the first input that fails (otherwise report it and go on).
+    """
+
+    format: str | None = None
+    quality: int | None = None
+    recursive: bool = False
+    skip_existing: bool = False
+    overwrite: bool = False
+    fail_fast: bool = False
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """What a batch did: the files written, the inputs skipped (output already there) and the
+    inputs that failed, each with its one-line reason."""
+
+    done: list[UpscaleResult]
+    skipped: list[tuple[Path, Path]]
+    failed: list[tuple[Path, str]]
 
 
 def upscale_files(model: SRModel, inputs: list[Path], output: Path, tile: int | None = None,
-                  progress: Progress | None = None) -> list[UpscaleResult]:
+                  progress: Progress | None = None, options: BatchOptions = BatchOptions(),
+                  on_failure: Callable[[Path, str], None] | None = None) -> BatchResult:
     """Upscale each input file (directories expand to their images) into ``output``: a file
-    for one input file, else a directory (created if needed) of ``<stem>.png`` files."""
-    files = list_inputs(inputs)
+    for one input file, else a directory (created if needed) of ``<stem>.<format>`` files.
+
+    Problems with the command as a whole (output type, a missing folder, an output that would
+    overwrite an input) raise UserError before anything is written; a problem with one input
+    (unreadable, too large, its output exists) is reported to ``on_failure(source, message)``
+    and the batch goes on, unless ``options.fail_fast``.
+    """
+    if options.skip_existing and options.overwrite:
+        raise UserError("choose one of --skip-existing and --overwrite")
+    if options.quality is not None and not 1 <= options.quality <= 100:
+        raise UserError(f"--quality must be in 1..100, got {options.quality}")
+    files = list_inputs(inputs, options.recursive)
     output = Path(output)
     to_dir = len(files) > 1 or any(Path(p).is_dir() for p in inputs) or output.is_dir()
     if to_dir:
         if output.exists() and not output.is_dir():
             raise UserError(f"{output}: several inputs need an output directory, and this is a file")
-        targets = _dir_targets(files, output)
+        suffix = "." + (options.format or "png").lower().lstrip(".")
+        if suffix not in IMAGE_SUFFIXES:
+            raise UserError(f"--format {options.format}: unknown image type; use one of "
+                            f"{', '.join(s[1:] for s in IMAGE_SUFFIXES)}")
+        targets = _dir_targets(files, inputs, output, suffix)
     else:
+        if options.format is not None:
+            raise UserError("--format is for folder output; with one output file its suffix says the type")
         if output.suffix.lower() not in IMAGE_SUFFIXES:
             raise UserError(f"{output}: unknown image type; use one of {', '.join(IMAGE_SUFFIXES)}")
         targets = [output]
     for target in targets:
-        if not target.parent.is_dir() and not (to_dir and target.parent == output):
+        if not target.parent.is_dir() and not (to_dir and output in target.parents):
             raise UserError(f"{target.parent}: output folder does not exist")
-    for source in files:  # fail early, before writing anything, on a missing input
-        if not source.is_file():
-            raise UserError(f"{source}: no such file")
     sources = {f.resolve() for f in files}
     for target in targets:
         if target.resolve() in sources:
@@ -82,12 +118,32 @@ def upscale_files(model: SRModel, inputs: list[Path], output: Path, tile: int | 
             output.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"{output}: cannot create output directory ({exc.strerror or exc})") from None
-    return [upscale_file(model, source, target, tile, progress) for source, target in zip(files, targets)]
+    result = BatchResult([], [], [])
+    for source, target in zip(files, targets):
+        if target.exists() and options.skip_existing:
+            result.skipped.append((source, target))
+            continue
+        try:
+            if target.exists() and not options.overwrite:
+                raise UserError(f"{target}: already exists (--overwrite replaces it, "
+                                f"--skip-existing keeps it)")
+            if to_dir:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            result.done.append(upscale_file(model, source, target, tile, progress, options.quality))
+        except UserError as exc:
+            if options.fail_fast or not to_dir:
+                raise
+            message = str(exc) if str(source) in str(exc) or str(target) in str(exc) else f"{source}: {exc}"
+            result.failed.append((source, message))
+            if on_failure:
+                on_failure(source, message)
+    return result
 
 
 def upscale_file(model: SRModel, source: Path, target: Path, tile: int | None = None,
-                 progress: Progress | None = None) -> UpscaleResult:
-    """Upscale one image file into ``target`` (written atomically: no partial file on error)."""
+                 progress: Progress | None = None, quality: int | None = None) -> UpscaleResult:
+    """Upscale one image file into ``target`` (written atomically: no partial file on error);
+    ``quality`` for JPEG and WebP output."""
     image = load_image(source)
     height, width, channels, bands = upscale_bands(model, image, tile)
     total = image.pixels.shape[0]
@@ -109,7 +165,7 @@ def upscale_file(model: SRModel, source: Path, target: Path, tile: int | None = 
                     row += band.shape[0]
                     if progress:
                         progress(source, y1, total)
-                save_image(out, tmp)
+                save_image(out, tmp, quality)
     except UserError:
         raise
     except (OSError, ValueError, KeyError) as exc:  # Pillow: unknown format, mode not writable
@@ -188,14 +244,18 @@ class _BandResize:
         return np.moveaxis(out, 0, 1)
 
 
-def _dir_targets(files: list[Path], output: Path) -> list[Path]:
+def _dir_targets(files: list[Path], inputs: list[Path], output: Path, suffix: str) -> list[Path]:
+    """One output path per input file: ``<stem><suffix>`` in ``output``, under the file's
+    subfolder of the input folder it came from (for --recursive), unique per folder."""
+    folders = [Path(p) for p in inputs if Path(p).is_dir()]
     targets, seen = [], set()
     for source in files:
-        name, n = f"{source.stem}.png", 1
-        while name in seen:  # a.jpg and a.png, or x.png from two folders
+        root = next((f for f in folders if f in source.parents), None)
+        sub = source.parent.relative_to(root) if root is not None else Path()
+        name, n = f"{source.stem}{suffix}", 1
+        while (sub / name) in seen:  # a.jpg and a.png, or x.png from two folders
             n += 1
-            name = f"{source.stem}_{n}.png"
-        seen.add(name)
-        targets.append(output / name)
+            name = f"{source.stem}_{n}{suffix}"
+        seen.add(sub / name)
+        targets.append(output / sub / name)
     return targets
-

@@ -45,7 +45,7 @@ def test_bench_command_prints_table_ratios_and_runtime(run_dir, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--runs", "0"], "--runs must be >= 1"),
     (["--size", "0x5"], "size must be positive"),
-    (["--threads", "0"], "--threads must be >= 1"),
+    (["--threads", "0"], "--threads must be in 1.."),
 ])
 def test_bench_command_errors(run_dir, args, message):
     result = runner.invoke(app, ["bench", str(run_dir), "--no-compare", "--size", "8x8", *args])

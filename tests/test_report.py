@@ -72,6 +72,7 @@ def test_report_has_every_section_and_row(generated):
                     "## Visual comparison", "## Machine", "## Sources of quoted figures"):
         assert re.search(rf"^{re.escape(heading)}$", text, re.M), heading
     assert "sr-tool report --data" in text and "--size 12x16 --runs 1 --threads 1" in text
+    assert str(generated["root"]) not in text  # the quoted command uses relative paths
     for name in (X2, X3):
         for form in ("float, training-time", "folded float .keras", "int8 .tflite", "int8 − float (dB)"):
             assert _row(text, f"`{name}` {form}")[-1] == "**measured**"

@@ -278,3 +278,128 @@ def test_train_command_refuses_zero_steps(tmp_path, images):
                                  "-o", str(tmp_path / "run")])
     _one_line_error(result, "steps must be >= 1")
     assert not (tmp_path / "run").exists()
+
+
+def _tiny_options(images: Path, **fields) -> TrainOptions:
+    return TrainOptions(**{"data": (str(images),), "steps": 6, "batch": 2, "patch": 8,
+                           "ckpt_every": 3, **fields})
+
+
+def test_train_refuses_a_non_empty_folder_that_is_not_a_run(tmp_path, images):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"the user's file")
+    result = runner.invoke(app, ["train", "--data", str(images), "-o", str(folder), "--steps", "2"])
+    _one_line_error(result, "folder exists and is not empty (and is not a run)")
+    assert [p.name for p in folder.iterdir()] == ["holiday.jpg"]
+
+
+@pytest.mark.slow
+def test_resume_falls_back_to_the_newest_intact_checkpoint_and_keeps_the_damaged_one(tmp_path, images):
+    run = tmp_path / "run"
+    train(TINY, _tiny_options(images), run)
+    data = run / "ckpt" / "ckpt-6.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:10])  # truncated, as by a full disk
+    damaged = data.read_bytes()
+    result = train(None, None, run, resume=True, steps=9)
+    assert (result.first_step, result.last_step) == (3, 9)
+    assert any("ckpt-6 is damaged" in note for note in result.notes), result.notes
+    kept = run / "ckpt" / "ckpt-6.data-00000-of-00001.damaged"
+    assert kept.read_bytes() == damaged  # never deleted, never overwritten by the new ckpt-6
+    assert tf.train.latest_checkpoint(str(run / "ckpt")).endswith("ckpt-9")
+    assert _steps(run) == list(range(1, 10))
+
+
+@pytest.mark.slow
+def test_resume_survives_a_damaged_checkpoint_index(tmp_path, images):
+    """The 'checkpoint' index file damaged: the checkpoints are found on disk, not lost (an
+    earlier version started over from step 0 and deleted them)."""
+    run = tmp_path / "run"
+    train(TINY, _tiny_options(images), run)
+    (run / "ckpt" / "checkpoint").write_text("garbage {{{")
+    result = train(None, None, run, resume=True, steps=9)
+    assert (result.first_step, result.last_step) == (6, 9)
+
+
+@pytest.mark.slow
+def test_resume_with_every_checkpoint_damaged_stops_and_changes_nothing(tmp_path, images):
+    run = tmp_path / "run"
+    train(TINY, _tiny_options(images), run)
+    for index in (run / "ckpt").glob("*.index"):
+        index.write_bytes(b"\x00" * 7)
+    before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = runner.invoke(app, ["train", "-o", str(run), "--resume", "--steps", "9"])
+    _one_line_error(result, "no checkpoint reads back")
+    assert {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.slow
+def test_sigterm_writes_a_checkpoint_and_removes_temp_files(tmp_path, images):
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    run = tmp_path / "run"
+    cmd = _train_cmd(run, images, 100_000)
+    cmd[cmd.index("--ckpt-every") + 1] = "100000"
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (run / "train.json").is_file():  # written just before step 1
+        time.sleep(0.05)
+    time.sleep(4)  # a few hundred steps of this tiny network
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "checkpoint written at step" in stderr and stderr.rstrip().endswith("interrupted")
+    step = int(tf.train.latest_checkpoint(str(run / "ckpt")).rsplit("-", 1)[1])
+    assert step >= 1 and step == _steps(run)[-1]
+    assert not [p for p in run.rglob(".*") if p.is_file()]  # no temporary file left
+
+
+@pytest.mark.slow
+def test_a_model_below_bicubic_gets_a_warning(tmp_path, images):
+    result = runner.invoke(app, ["train", "--data", str(images), "--val", str(images), "-o",
+                                 str(tmp_path / "run"), "--steps", "2", "--preset", "m4c8",
+                                 "--patch", "8", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert "warning: the validation PSNR" in result.output and "below bicubic" in result.output
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("scale", "2", 'scale must be an integer, got "2" (str)'),
+    ("with_idt", "false", 'with_idt must be true or false, got "false" (str)'),
+    ("with_idt", 1, "with_idt must be true or false, got 1 (int)"),
+    ("channels", 16.0, "channels must be an integer, got 16.0 (float)"),
+    ("num_blocks", 10_000, "num_blocks must be in 0..64"),
+])
+def test_config_values_are_type_checked(tmp_path, field, value, message):
+    import json
+
+    from keras_sr.config import CONFIG_FILE
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / CONFIG_FILE).write_text(json.dumps({**ModelConfig().to_dict(), field: value}))
+    result = runner.invoke(app, ["eval", str(run), "--data", str(tmp_path)])
+    _one_line_error(result, message)
+    assert str(run / CONFIG_FILE) in result.output
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, images, monkeypatch):
+    """The free space is checked before each checkpoint (h5py can crash the process when the
+    disk fills during a write): here the disk 'fills' after the first checkpoint."""
+    import shutil
+
+    import keras_sr.train
+
+    real = shutil.disk_usage
+    calls = []
+
+    def filling(path):
+        calls.append(path)
+        usage = real(path)
+        return usage._replace(free=usage.free if len(calls) == 1 else 1000)
+
+    monkeypatch.setattr(keras_sr.train.shutil, "disk_usage", filling)
+    result = runner.invoke(app, ["train", "--data", str(images), "-o", str(tmp_path / "run"), "--steps", "6",
+                                 "--ckpt-every", "3", "--preset", "m4c8", "--patch", "8", "--batch", "2"])
+    _one_line_error(result, "not enough free disk space for the checkpoint at step 6")
+    assert "the last good checkpoint" in result.output and "ckpt-3) is kept" in result.output
+    assert tf.train.latest_checkpoint(str(tmp_path / "run" / "ckpt")).endswith("ckpt-3")

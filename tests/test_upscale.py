@@ -125,7 +125,8 @@ def test_rgba_keeps_alpha_and_gray_stays_gray(models, tmp_path, rng):
     Image.fromarray(rgba[:, :, 0]).save(tmp_path / "g.png")
     for model in (models["int8"], models["rgb"]):
         out = tmp_path / "out"
-        result = _upscale(["--model", model, tmp_path / "a.png", tmp_path / "g.png", "-o", out])
+        result = _upscale(["--model", model, tmp_path / "a.png", tmp_path / "g.png", "-o", out,
+                           "--overwrite"])
         assert result.exit_code == 0, result.output
         a, g = Image.open(out / "a.png"), Image.open(out / "g.png")
         assert (a.mode, a.size, g.mode, g.size) == ("RGBA", (18, 24), "L", (18, 24))
@@ -265,11 +266,11 @@ def bare_tflite(tmp_path):
     ("scale mismatch", "scale mismatch"),
     ("no output folder", "output folder does not exist"),
     ("bad output type", "unknown image type"),
-    ("no bundled model", "no model is bundled"),
+    ("no bundled model", "bundled: none"),
 ])
 def test_bad_models_and_outputs_fail_cleanly(models, tmp_path, rng, bare_tflite, monkeypatch, case,
                                              message):
-    monkeypatch.setattr("keras_sr.upscale.BUNDLED_MODEL", tmp_path / "not_bundled_yet.tflite")
+    monkeypatch.setattr("keras_sr.bundled.PRETRAINED_DIR", tmp_path / "nothing_bundled")
     Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "in.png")
     out = tmp_path / "out"
     out.mkdir()
