@@ -583,11 +583,15 @@ def report(
     h, w = parse_size(size)
     names = [s.strip() for s in sets.split(",") if s.strip()]
     models_dir = models if models is not None else PRETRAINED_DIR
-    # The command quoted in the file: relative paths, so that it names no machine's folders.
-    args = ["sr-tool", "report", "--data", os.path.relpath(data)]
+    # The command quoted in the file, as run from the file's folder: relative paths, so that
+    # it names no machine's folders.
+    def here(path: Path) -> str:
+        return os.path.relpath(Path(path).resolve(), Path(output).resolve().parent)
+
+    args = ["sr-tool", "report", "--data", here(data)]
     if models is not None:
-        args += ["--models", os.path.relpath(models)]
-    args += ["--sets", ",".join(names), "-o", os.path.relpath(output), "--figure", os.path.relpath(figure),
+        args += ["--models", here(models)]
+    args += ["--sets", ",".join(names), "-o", here(output), "--figure", here(figure),
              "--size", f"{h}x{w}", "--runs", str(runs)]
     if threads is not None:
         args += ["--threads", str(threads)]

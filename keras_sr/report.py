@@ -380,7 +380,8 @@ def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[s
     lines = [
         "# Benchmarks",
         "",
-        "Generated from scratch by `sr-tool report`; do not edit by hand. To regenerate:",
+        "Generated from scratch by `sr-tool report`; do not edit by hand. To regenerate (from this "
+        "file's folder):",
         "",
         "```bash",
         command or "sr-tool report --data DATASETS",
