@@ -96,7 +96,12 @@ def bench(paths: list[Path], size: tuple[int, int] = DEFAULT_SIZE, threads: int 
           runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP, compare: bool | None = None,
           on_result: Callable[[BenchResult], None] | None = None) -> list[BenchResult]:
     """Benchmark every form of every model in ``paths`` on the same random LR image of ``size``."""
+    from keras_sr.limits import MAX_BENCH_PIXELS
+
     _check_threads(threads)
+    if size[0] * size[1] > MAX_BENCH_PIXELS:
+        raise UserError(f"--size {size[0]}x{size[1]}: bench runs the whole image at once, "
+                        f"at most {MAX_BENCH_PIXELS:,} pixels")
     forms = [form for path in paths for form in model_forms(path, threads, compare)]
     return bench_forms(forms, size, threads, runs, warmup, on_result)
 

@@ -41,7 +41,24 @@ def _help_words() -> None:
     core.TyperArgument.display_type_rich = words
 
 
+def _one_line_usage_errors() -> None:
+    """A bad option value or a missing argument is one line too (``error: ...``, exit code 2),
+    like every other error a user can cause, instead of typer's usage text and framed panel."""
+    from typer import rich_utils
+
+    def one_line(error) -> None:
+        if error.__class__.__name__ == "NoArgsIsHelpError":  # the help itself, not an error
+            return
+        message = " ".join(error.format_message().split())
+        ctx = getattr(error, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        typer.secho(f"error: {message}{hint}", fg=typer.colors.RED, err=True)
+
+    rich_utils.rich_format_error = one_line
+
+
 _help_words()
+_one_line_usage_errors()
 # --help lists the commands in workflow order: everyday use first, then making models.
 COMMAND_ORDER = ("upscale", "models", "eval", "bench", "train", "fold", "tflite", "report", "div2k")
 
@@ -70,11 +87,20 @@ class _Settings:
 
 
 def _quiet_native_logs() -> None:
-    """Hide what TensorFlow, absl, oneDNN, CUDA and LiteRT print to the process's stderr (fd 2)
-    unless --verbose: fd 2 goes to /dev/null and Python's ``sys.stderr`` (our one-line errors,
+    """Hide what TensorFlow, absl, oneDNN, CUDA and LiteRT print unless --verbose: their Python
+    loggers and warnings are set to errors only, and the process's stderr (fd 2, where the C++
+    libraries write) goes to /dev/null while Python's ``sys.stderr`` (our one-line errors,
     warnings, progress bars) moves to a copy of the real stderr. An application-level choice,
-    never made by the library; skipped when stderr is not a real file (e.g. under a test runner)."""
+    never made by the library; the fd part is skipped when stderr is not a real file (e.g. under
+    a test runner)."""
+    import logging
+    import warnings
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for name in TENSORFLOW_MODULES + ("tensorflow", "absl", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for module in TENSORFLOW_MODULES + ("keras", "absl"):
+        warnings.filterwarnings("ignore", module=module)
     try:
         if sys.stderr.fileno() != 2:
             return
@@ -86,10 +112,6 @@ def _quiet_native_logs() -> None:
     os.dup2(devnull, 2)
     os.close(devnull)
     sys.stderr = os.fdopen(terminal, "w", buffering=1)
-    import warnings
-
-    for module in TENSORFLOW_MODULES + ("keras", "absl"):
-        warnings.filterwarnings("ignore", module=module)
 
 
 def _fail(message: str) -> None:
@@ -341,22 +363,24 @@ def tflite(
 
     Checks the op list and GPU-delegate compatibility, and reports the PSNR loss against the
     float plain model."""
-    from rich.progress import Progress
-
     from keras_sr.export import export_tflite
 
     if int8 and fp16:
         raise UserError("choose one of --int8 and --fp16")
     quantization = "int8" if int8 else "fp16" if fp16 else "float32"
     size = parse_size(input_size) if input_size else None
-    with Progress(transient=True, disable=not qat_steps) as bar:
-        task = bar.add_task("quantization-aware fine-tuning", total=qat_steps)
+    with _progress_bar() as bar:
+        task = bar.add_task("loading", total=None)
+
+        def phase(label: str) -> None:
+            bar.update(task, description=label, total=None, completed=0)
 
         def progress(step: int, loss: float) -> None:
-            bar.update(task, completed=step, description=f"quantization-aware fine-tuning, loss {loss:.3f}")
+            bar.update(task, completed=step, total=qat_steps,
+                       description=f"quantization-aware fine-tuning, loss {loss:.3f}")
 
         r = export_tflite(model, output, quantization, calib, size, calib_samples,
-                          qat_steps=qat_steps, qat_progress=progress)
+                          qat_steps=qat_steps, qat_progress=progress, on_phase=phase)
     shape = f"{size[0]}x{size[1]}" if size else "dynamic"
     typer.echo(f"exported {r.name} as {r.quantization} TFLite, input {shape}, {r.size_bytes:,} bytes")
     typer.echo(f"ops: {' '.join(r.ops)}")
@@ -369,8 +393,10 @@ def tflite(
     typer.echo(f"GPU delegate (TF analyzer): {r.gpu_report.splitlines()[0]}")
     if r.quant:
         q = r.quant
+        versus = ("identical outputs" if q.tflite_vs_float == float("inf")
+                  else f"{q.tflite_vs_float:.2f} dB")
         typer.echo(f"PSNR-Y on {r.calib_source}, shave = scale: "
-                   f"{r.quantization} vs float plain {q.tflite_vs_float:.2f} dB; vs HR: float "
+                   f"{r.quantization} vs float plain {versus}; vs HR: float "
                    f"{q.float_vs_hr:.3f} dB, {r.quantization} {q.tflite_vs_hr:.3f} dB "
                    f"(loss {q.float_vs_hr - q.tflite_vs_hr:+.3f} dB)")
     typer.echo(f"wrote {output}")
@@ -403,8 +429,6 @@ def upscale(
         "--fail-fast", help="Stop at the first input that fails (default: report it, go on, exit 2 at the end).")] = False,
 ) -> None:
     """Upscale images with a super-resolution model, in tiles (any size, same result as whole)."""
-    from rich.progress import Progress
-
     from keras_sr.bundled import bundled_for_scale
     from keras_sr.runtime import load_sr_model
     from keras_sr.upscale import BatchOptions, upscale_files
@@ -415,7 +439,7 @@ def upscale(
     if scale is not None and scale != sr.scale:
         raise UserError(f"scale mismatch: the model upscales x{sr.scale}, --scale asks for x{scale}")
     typer.echo(f"model: {sr.describe()}", err=True)
-    with Progress(transient=True, disable=not _show_progress(inputs)) as bar:
+    with _progress_bar(_show_progress(inputs)) as bar:
         tasks: dict = {}
 
         def progress(path: Path, done: int, total: int) -> None:
@@ -473,10 +497,29 @@ def models() -> None:
         console.print(f"PSNR: {protocol}", highlight=False)
 
 
+def _progress_bar(show: bool = True):
+    """A transient progress bar on stderr, shown only on a terminal (a pipe or a log file gets
+    no control characters or blank lines)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    return Progress(transient=True, console=console, disable=not (show and console.is_terminal))
+
+
 def _show_progress(inputs: list[Path]) -> bool:
-    """A progress bar for several files or a large image (by file size, before decoding)."""
-    big = 4_000_000  # bytes, roughly a 2-megapixel photo
-    return len(inputs) > 1 or any(p.is_dir() or (p.is_file() and p.stat().st_size > big) for p in inputs)
+    """A progress bar for several files or an image of 1 megapixel or more (a second or more
+    here), read from its header without decoding it."""
+    from PIL import Image
+
+    def pixels(path: Path) -> int:
+        try:
+            with Image.open(path) as img:
+                return img.size[0] * img.size[1]
+        except Exception:  # noqa: BLE001 (not an image: upscale reports it)
+            return 0
+
+    return len(inputs) > 1 or any(p.is_dir() or (p.is_file() and pixels(p) >= 1_000_000) for p in inputs)
 
 
 @command
@@ -525,14 +568,12 @@ def bench(
 
 def _print_profile(console, path: Path, size: tuple[int, int], threads: Optional[int], runs: int,
                    warmup: int) -> None:
-    from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
     from keras_sr.profile import profile_tflite
     from keras_sr.runtime import runtime_name
 
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
+    with _progress_bar() as bar:
         task = bar.add_task(f"profiling {path.name}", total=runs)
         result = profile_tflite(path, size, threads, runs, warmup,
                                 progress=lambda done, total: bar.update(task, completed=done))
@@ -575,9 +616,6 @@ def report(
     MACs, machine, and the published rows (quoted)."""
     import shlex
 
-    from rich.console import Console
-    from rich.progress import Progress
-
     from keras_sr.report import PRETRAINED_DIR, generate_report
 
     h, w = parse_size(size)
@@ -597,8 +635,7 @@ def report(
         args += ["--threads", str(threads)]
     for peer in peers or []:
         args += ["--peers", peer.name]
-    console = Console(stderr=True)
-    with Progress(transient=True, console=console, disable=not console.is_terminal) as bar:
+    with _progress_bar() as bar:
         task = bar.add_task("report", total=None)
 
         def progress(label: str, done: int, total: int) -> None:

@@ -45,7 +45,8 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def list_images(folders: Sequence[Path]) -> list[Path]:
-    """Image files (by suffix, sorted) in each folder, not recursive.
+    """Image files (by suffix, sorted) in each folder, not recursive; hidden files (such as
+    the temporary files of a killed run, ``.<random>.<name>``) are left out.
 
     Raises :class:`UserError` for no folder, a missing folder, or one without image files.
     """
@@ -56,7 +57,7 @@ def list_images(folders: Sequence[Path]) -> list[Path]:
         if not folder.is_dir():
             raise UserError(f"{folder}: no such data folder")
         found = sorted(p for p in folder.iterdir()
-                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
         if not found:
             raise UserError(f"{folder}: no images (expected {', '.join(IMAGE_SUFFIXES)} files)")
         paths.extend(found)

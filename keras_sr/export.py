@@ -88,13 +88,15 @@ class ExportReport:
 def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
                   calib_dir: Path | None = None, input_size: tuple[int, int] | None = None,
                   calib_samples: int = CALIB_SAMPLES, report: bool = True, qat_steps: int = 0,
-                  qat_progress: Callable[[int, float], None] | None = None) -> ExportReport:
+                  qat_progress: Callable[[int, float], None] | None = None,
+                  on_phase: Callable[[str], None] | None = None) -> ExportReport:
     """Convert a run dir or folded .keras model to ``output`` (.tflite), with metadata; check
     its op list and GPU-delegate compatibility, and measure the loss against the float model.
 
     int8 with ``qat_steps`` > 0 also fine-tunes the plain network with int8 rounding simulated
     (:mod:`keras_sr.qat`) on the calibration images, and keeps that file if it scores higher on
-    them; ``qat_progress(step, loss)`` follows the fine-tuning.
+    them; ``qat_progress(step, loss)`` follows the fine-tuning, ``on_phase(label)`` the steps
+    before and after it (calibration, conversion, the quality report).
     """
     from keras_sr.folding import deploy
 
@@ -115,17 +117,23 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
         raise UserError(f"--input-size {input_size[0]}x{input_size[1]}: each side must be larger "
                         f"than {2 * config.receptive_radius} (twice the receptive radius), so that "
                         f"upscale can tile images with it")
+    phase = on_phase or (lambda label: None)
+    phase("reading the calibration images")
     images, calib_source = calibration_images(calib_dir)
     patches = calibration_patches(images, config, calib_samples) if quantization == "int8" else []
     network = deploy(float_model.model, config)
+    phase(f"converting to {quantization}" + (f", calibrating on {len(patches)} patches" if patches else ""))
     content = convert(network, config, quantization, input_size, patches)
     content = add_metadata(content, sr_metadata(config, quantization))
+    if report or qat_steps:
+        phase(f"measuring the {quantization} file on {min(len(images), REPORT_MAX_IMAGES)} images")
     quant = (quantization_report(float_model, content, images, config)
              if report or qat_steps else None)
     qat = None
     if qat_steps:
         content, quant, qat = _finetuned_if_better(float_model, network, content, quant, images,
                                                    patches, input_size, qat_steps, qat_progress)
+    phase("checking the op list and GPU-delegate compatibility")
     ops = model_ops(content)
     extra = sorted(set(ops) - ALLOWED_OPS[quantization])
     if extra:

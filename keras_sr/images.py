@@ -134,7 +134,8 @@ def _to_uint8(img, notes: list[str], path: Path) -> np.ndarray:
 
 
 def list_inputs(inputs: list[Path], recursive: bool = False) -> list[Path]:
-    """Expand directories into their image files (sorted; with ``recursive``, subfolders too)."""
+    """Expand directories into their image files (sorted; with ``recursive``, subfolders too),
+    leaving out hidden files such as the temporary files of a killed run (``.<random>.<name>``)."""
     files: list[Path] = []
     for path in inputs:
         path = Path(path)

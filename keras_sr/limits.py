@@ -14,6 +14,9 @@ from keras_sr.errors import UserError
 # The largest image upscale promises (10000x10000): its tiles keep memory bounded, and a
 # decompression bomb is refused before decoding (Pillow's own limit warns at ~89 Mpx).
 MAX_INPUT_PIXELS = 100_000_000
+# bench runs the whole image at once (no tiles): 16 megapixels in keep its int8 tensors under
+# about 0.5 GB and float32 under 2 GB.
+MAX_BENCH_PIXELS = 16_000_000
 # Image files: a 100-megapixel 16-bit RGBA image stored raw is 800 MB.
 MAX_IMAGE_BYTES = 1 << 30
 # Model files: the largest preset (m16c64) is about 1 MB as .tflite and a few MB as .keras or

@@ -160,6 +160,11 @@ def profile_ops(content: bytes, size: tuple[int, int], threads: int | None = Non
 
     ``progress(done, total)`` follows the timed rounds.
     """
+    from keras_sr.limits import MAX_BENCH_PIXELS, check_threads
+
+    check_threads(threads)
+    if size[0] * size[1] > MAX_BENCH_PIXELS:
+        raise UserError(f"--size {size[0]}x{size[1]}: at most {MAX_BENCH_PIXELS:,} pixels")
     shape = input_shape(content, size, source)
     builtin = interpreter(content, shape, threads, source, delegates=False)
     data = pixels_for(builtin.get_input_details()[0])

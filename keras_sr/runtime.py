@@ -100,18 +100,39 @@ class TFLiteSRModel(SRModel):
         if int(self._input["shape"][-1]) != self.colors:
             raise UserError(f"{source}: input has {self._input['shape'][-1]} channels but its "
                             f"metadata says {self.colors}")
-        self._shape: tuple[int, ...] = tuple(int(v) for v in self._input["shape"])
+        self._shape: tuple[int, ...] | None = tuple(int(v) for v in self._input["shape"])
+        self._source = source
+        self._check_graph(source)
+
+    def _check_graph(self, source: str) -> None:
+        """Run the graph once on a small input and check that it does what the metadata says:
+        (h, w, colors) uint8-range pixels in, (scale h, scale w, colors) out."""
+        size = self.input_size or (2 * self.receptive_radius + 3,) * 2
+        try:
+            out = self._run(np.zeros((*size, self.colors), np.uint8))
+        except Exception as exc:  # noqa: BLE001 (a damaged graph fails in the runtime in many ways)
+            raise UserError(f"{source}: the model does not run ({first_line(exc)})") from None
+        expected = (size[0] * self.scale, size[1] * self.scale, self.colors)
+        if out.shape != expected:
+            raise UserError(f"{source}: its metadata says x{self.scale} with {self.colors} colors, "
+                            f"but the graph turns {size[0]}x{size[1]} into "
+                            f"{'x'.join(map(str, out.shape))}")
 
     def _run(self, lr: np.ndarray) -> np.ndarray:
         shape = (1, *lr.shape)
-        if shape != self._shape:
-            # Also works for a model exported with a fixed --input-size: the CPU runtime can
-            # resize any of these all-convolutional graphs.
-            self._interpreter.resize_tensor_input(self._input["index"], list(shape), strict=False)
-            self._interpreter.allocate_tensors()
-            self._shape = shape
-        self._interpreter.set_tensor(self._input["index"], _quantize(lr[None], self._input))
-        self._interpreter.invoke()
+        try:
+            if shape != self._shape:
+                # Also works for a model exported with a fixed --input-size: the CPU runtime
+                # can resize any of these all-convolutional graphs.
+                self._shape = None  # until the resize has worked
+                self._interpreter.resize_tensor_input(self._input["index"], list(shape), strict=False)
+                self._interpreter.allocate_tensors()
+                self._shape = shape
+            self._interpreter.set_tensor(self._input["index"], _quantize(lr[None], self._input))
+            self._interpreter.invoke()
+        except (RuntimeError, ValueError) as exc:  # a damaged graph that the load-time probe passed
+            raise UserError(f"{self._source}: the model fails on a {lr.shape[0]}x{lr.shape[1]} "
+                            f"input ({first_line(exc)})") from None
         out = self._interpreter.get_tensor(self._output["index"])[0]
         return _dequantize(out, self._output)
 
@@ -242,13 +263,27 @@ def read_metadata(content: bytes, source: str = "model") -> dict[str, Any]:
                         f"metadata; export it with sr-tool tflite)")
     try:
         metadata = json.loads(entries[METADATA_NAME].decode("utf-8"))
-        if metadata.get("format") != METADATA_NAME:
+        if not isinstance(metadata, dict) or metadata.get("format") != METADATA_NAME:
             raise ValueError("wrong format field")
-        for key in ("scale", "colors", "receptive_radius"):
-            int(metadata[key])
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        _check_metadata_fields(metadata)
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, RecursionError) as exc:
         raise UserError(f"{source}: invalid '{METADATA_NAME}' metadata ({first_line(exc)})") from None
     return metadata
+
+
+# The metadata fields the runtime uses, with the values it can run (see keras_sr.limits).
+METADATA_FIELDS = {"scale": (2, 3, 4), "colors": (1, 3), "receptive_radius": range(1, 129)}
+
+
+def _check_metadata_fields(metadata: dict[str, Any]) -> None:
+    """Each field the runtime uses is an integer in its range (a file is untrusted input)."""
+    for key, allowed in METADATA_FIELDS.items():
+        value = metadata[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
+            shown = f"{allowed.start}..{allowed.stop - 1}" if isinstance(allowed, range) else allowed
+            raise ValueError(f"{key} must be an integer in {shown}, got {json.dumps(value)}")
+    if metadata.get("quantization", "float32") not in ("int8", "fp16", "float32"):
+        raise ValueError(f"unknown quantization {json.dumps(metadata.get('quantization'))}")
 
 
 def _metadata_entries(buf: bytes):

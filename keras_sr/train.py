@@ -345,12 +345,23 @@ class RunLog:
         self.writer = tf.summary.create_file_writer(str(run_dir / TB_DIR))
 
     @staticmethod
-    def _truncate(path: Path, header: Sequence[str], last_step: int) -> None:
+    def check(run_dir: Path) -> None:
+        """Raise UserError if a log of ``run_dir`` is damaged (read only: nothing is written)."""
+        for path in (run_dir / LOG_FILE, run_dir / VAL_FILE):
+            RunLog._steps(path)
+
+    @staticmethod
+    def _steps(path: Path) -> list[tuple[int, list[str]]]:
         rows = _read_rows(path)[1:]
         try:
-            keep = [r for r in rows if int(r[0]) <= last_step]
+            return [(int(r[0]), r) for r in rows]
         except (ValueError, IndexError):
             raise UserError(f"{path}: damaged log (a row without a step number)") from None
+
+    @staticmethod
+    def _truncate(path: Path, header: Sequence[str], last_step: int) -> None:
+        rows = [r for _, r in RunLog._steps(path)]
+        keep = [r for step, r in RunLog._steps(path) if step <= last_step]
         if len(keep) != len(rows) or not path.is_file():
             with atomic_path(path) as tmp:
                 with tmp.open("w", newline="") as f:
@@ -395,8 +406,6 @@ def _scalar_summary(tag: str, value: float, step: int) -> None:
 def _resolve_run(config: ModelConfig | None, options: TrainOptions | None, run_dir: Path,
                  resume: bool, steps: int | None) -> tuple[ModelConfig, TrainOptions]:
     """The architecture and options of a fresh run (given) or a resumed one (from run_dir)."""
-    import tensorflow as tf
-
     if resume:
         if not (run_dir / TRAIN_FILE).is_file():
             raise UserError(f"{run_dir}: nothing to resume (no {TRAIN_FILE})")
@@ -527,9 +536,8 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
     import tensorflow as tf
     import tf_keras as keras
 
-    from keras_sr.data import PatchSampler, describe_skipped, load_pairs
+    from keras_sr.data import describe_skipped, load_pairs
     from keras_sr.models import build_model
-    from keras_sr.runs import save_run
 
     reporter = reporter or Reporter()
     run_dir = Path(run_dir)
@@ -563,17 +571,47 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
         optimizer = make_optimizer(schedule)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
+    RunLog.check(run_dir)  # before anything is written: a failed command changes nothing
     if resume:
         restored = restore_newest_intact(checkpoint, run_dir, note)
         note(f"resumed from {restored} at step {int(step_var.numpy())}" if restored else
              "no checkpoint yet: starting from step 0")
-    manager = tf.train.CheckpointManager(checkpoint, str(run_dir / CKPT_DIR),
-                                         max_to_keep=CHECKPOINTS_KEPT)
     if int(step_var.numpy()) == 0 and options.init:
         copied, fresh = init_from_run(model, config, Path(options.init))
         note(f"--init {options.init}: copied {', '.join(copied)}")
         if fresh:
             note(f"initialized fresh (shape differs): {', '.join(fresh)}")
+    existed = run_dir.exists()
+    try:
+        return _train_loop(config, options, run_dir, resume, reporter, notes, note, model, optimizer,
+                           schedule, step_var, checkpoint, strategy, train_set, val_pairs)
+    except BaseException:
+        if not resume and not _checkpoint_files(run_dir):
+            # A fresh run that failed before its first checkpoint leaves the folder as it was
+            # (absent, or empty: _resolve_run refuses any other).
+            _empty_folder(run_dir, remove=not existed)
+        raise
+
+
+def _empty_folder(folder: Path, remove: bool) -> None:
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+    if remove:
+        folder.rmdir()
+
+
+def _train_loop(config, options, run_dir: Path, resume: bool, reporter, notes, note, model, optimizer,
+                schedule, step_var, checkpoint, strategy, train_set, val_pairs) -> TrainResult:
+    """The part of :func:`train` that writes into ``run_dir``: the run files, then the steps."""
+    import tensorflow as tf
+
+    from keras_sr.data import PatchSampler
+    from keras_sr.runs import save_run
+
+    manager = tf.train.CheckpointManager(checkpoint, str(run_dir / CKPT_DIR),
+                                         max_to_keep=CHECKPOINTS_KEPT)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(run_dir / TRAIN_FILE) as tmp:  # on resume: a new --steps total

@@ -255,3 +255,27 @@ def test_help_speaks_in_words_and_lists_commands_in_workflow_order():
         text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "120"}).output
         assert "<bool>" not in text and "list[" not in text and "<int>" not in text, text
     assert "PATH" in runner.invoke(app, ["upscale", "--help"]).output
+
+
+def test_temp_files_of_a_killed_run_are_ignored(images, tmp_path):
+    """What SIGKILL can leave beside an output (atomic writes use `.<random>.<name>`) is not
+    taken as an input the next time."""
+    (images / "bad.png").unlink()
+    (images / ".1a2b3c4d.a.png").write_bytes(b"half-written")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["upscale", str(images), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+
+
+@pytest.mark.parametrize("args,message", [
+    # Found by tests/test_fuzz.py: typer printed a usage text and a framed panel here.
+    (["upscale", "IMG", "-o", "OUT", "--quality", "1e+16"], "error: Invalid value for '--quality'"),
+    (["upscale"], "error: Missing argument 'inputs'"),
+    (["no-such-command"], "error: No such command 'no-such-command'"),
+])
+def test_usage_errors_are_one_line(images, tmp_path, args, message):
+    args = [str(images / "a.png") if a == "IMG" else str(tmp_path / "o.png") if a == "OUT" else a for a in args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [result.output.strip()] and result.output.startswith(message)

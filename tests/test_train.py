@@ -338,18 +338,21 @@ def test_sigterm_writes_a_checkpoint_and_removes_temp_files(tmp_path, images):
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     run = tmp_path / "run"
     cmd = _train_cmd(run, images, 100_000)
-    cmd[cmd.index("--ckpt-every") + 1] = "100000"
+    cmd[cmd.index("--ckpt-every") + 1] = "37"
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not (run / "train.json").is_file():  # written just before step 1
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (run / "ckpt" / "ckpt-37.index").is_file():
         time.sleep(0.05)
-    time.sleep(4)  # a few hundred steps of this tiny network
+    time.sleep(1.0)  # on, past the first checkpoint
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    assert "checkpoint written at step" in stderr and stderr.rstrip().endswith("interrupted")
+    assert stderr.rstrip().endswith("interrupted"), stderr
     step = int(tf.train.latest_checkpoint(str(run / "ckpt")).rsplit("-", 1)[1])
-    assert step >= 1 and step == _steps(run)[-1]
+    # Nothing trained is lost: the last checkpoint is the last logged step (written on the
+    # signal, unless it landed on a checkpoint step).
+    assert step > 37 and step == _steps(run)[-1], (step, stderr)
+    assert step % 37 == 0 or f"checkpoint written at step {step}" in stderr
     assert not [p for p in run.rglob(".*") if p.is_file()]  # no temporary file left
 
 
@@ -403,3 +406,29 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, images,
     _one_line_error(result, "not enough free disk space for the checkpoint at step 6")
     assert "the last good checkpoint" in result.output and "ckpt-3) is kept" in result.output
     assert tf.train.latest_checkpoint(str(tmp_path / "run" / "ckpt")).endswith("ckpt-3")
+
+
+@pytest.mark.slow
+def test_a_failed_command_leaves_the_run_folder_as_it_found_it(tmp_path, images, monkeypatch):
+    """--resume with a damaged log changes nothing (train.json included), and a fresh run that
+    fails before its first checkpoint leaves no folder behind, so a retry is not refused."""
+    run = tmp_path / "run"
+    train(TINY, _tiny_options(images), run)
+    (run / "log.csv").write_text("step,loss,lr\nnot-a-step,1,1\n")
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = runner.invoke(app, ["train", "-o", str(run), "--resume", "--steps", "9"])
+    _one_line_error(result, "log.csv: damaged log")
+    assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+
+    import keras_sr.train
+
+    def broken(*args, **kwargs):
+        raise UserError("the data pipeline failed")
+
+    monkeypatch.setattr(keras_sr.train.RunLog, "flush", broken)  # fails at the first checkpoint
+    fresh = tmp_path / "fresh"
+    with pytest.raises(UserError, match="the data pipeline failed"):
+        train(TINY, _tiny_options(images), fresh)
+    assert not fresh.exists()
+    monkeypatch.undo()
+    assert train(TINY, _tiny_options(images), fresh).last_step == 6  # the retry is not refused
