@@ -510,12 +510,16 @@ def _progress_bar(show: bool = True):
 def _show_progress(inputs: list[Path]) -> bool:
     """A progress bar for several files or an image of 1 megapixel or more (a second or more
     here), read from its header without decoding it."""
+    import warnings
+
     from PIL import Image
 
     def pixels(path: Path) -> int:
         try:
-            with Image.open(path) as img:
-                return img.size[0] * img.size[1]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a decompression-bomb warning: load_image decides
+                with Image.open(path) as img:
+                    return img.size[0] * img.size[1]
         except Exception:  # noqa: BLE001 (not an image: upscale reports it)
             return 0
 

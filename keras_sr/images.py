@@ -16,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from keras_sr.errors import UserError, first_line
-from keras_sr.limits import MAX_IMAGE_BYTES, MAX_INPUT_PIXELS, check_regular_file
+from keras_sr.limits import MAX_IMAGE_BYTES, MAX_INPUT_PIXELS, MAX_SIDE, check_regular_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -59,6 +59,9 @@ def load_image(path: Path) -> LoadedImage:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 width, height = img.size
+                if max(width, height) > MAX_SIDE:
+                    raise UserError(f"{path}: {width}x{height} is too large (over {MAX_SIDE:,} "
+                                    f"pixels on a side)")
                 if width * height > MAX_INPUT_PIXELS:
                     raise UserError(f"{path}: {width}x{height} is too large (over "
                                     f"{MAX_INPUT_PIXELS:,} pixels; decompression-bomb guard)")

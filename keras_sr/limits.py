@@ -14,6 +14,10 @@ from keras_sr.errors import UserError
 # The largest image upscale promises (10000x10000): its tiles keep memory bounded, and a
 # decompression bomb is refused before decoding (Pillow's own limit warns at ~89 Mpx).
 MAX_INPUT_PIXELS = 100_000_000
+# And at most this many pixels on a side (JPEG's own limit): per-axis resampling tables and
+# tile rows grow with the side, so a 1 x 40,000,000 image (a 68-byte forged PNG) would exhaust
+# memory under the pixel bound alone. Found by tests/test_fuzz.py.
+MAX_SIDE = 65_535
 # bench runs the whole image at once (no tiles): 16 megapixels in keep its int8 tensors under
 # about 0.5 GB and float32 under 2 GB.
 MAX_BENCH_PIXELS = 16_000_000

@@ -636,6 +636,8 @@ def _train_loop(config, options, run_dir: Path, resume: bool, reporter, notes, n
     # again: with room for the new ones before the old ones go, about 5 copies of the weights.
     needed = 5 * 4 * model.count_params() + (1 << 20)
 
+    saved = [first]  # the step of the last complete checkpoint
+
     def save_checkpoint(at: int) -> None:
         good = manager.latest_checkpoint
         kept = f"the last good checkpoint ({good}) is kept" if good else "no checkpoint was written"
@@ -651,6 +653,7 @@ def _train_loop(config, options, run_dir: Path, resume: bool, reporter, notes, n
             step_var.assign(at)
             manager.save(checkpoint_number=at)
             save_run(model, config, run_dir)
+            saved[0] = at
         except (OSError, RuntimeError, tf.errors.OpError) as exc:  # h5py: RuntimeError
             reason = getattr(exc, "strerror", None) or _tf_reason(exc)
             raise UserError(f"{run_dir}: cannot write the checkpoint at step {at} ({reason}); "
@@ -684,7 +687,7 @@ def _train_loop(config, options, run_dir: Path, resume: bool, reporter, notes, n
             if step % options.ckpt_every == 0 or step == options.steps:
                 save_checkpoint(step)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through the CLI: keep what was trained
-        if step > first and step % options.ckpt_every:
+        if step > saved[0]:  # also when the signal cut a regular checkpoint short
             save_checkpoint(step)
             reporter.note(f"interrupted: checkpoint written at step {step}; --resume continues")
         raise

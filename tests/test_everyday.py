@@ -279,3 +279,18 @@ def test_usage_errors_are_one_line(images, tmp_path, args, message):
     result = runner.invoke(app, args)
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [result.output.strip()] and result.output.startswith(message)
+
+
+def test_a_forged_png_size_is_refused_before_decoding(tmp_path):
+    """Found by tests/test_fuzz.py: a 68-byte PNG whose header claims 1 x 40,349,542 pixels
+    (under the 100-megapixel bound) exhausted memory; sides are bounded too."""
+    import struct
+    import zlib
+
+    Image.new("LA", (1, 1)).save(tmp_path / "small.png")
+    content = (tmp_path / "small.png").read_bytes()
+    ihdr = b"IHDR" + struct.pack(">II", 1, 40_349_542) + content[24:29]
+    forged = content[:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + content[33:]
+    (tmp_path / "forged.png").write_bytes(forged)
+    result = runner.invoke(app, ["upscale", str(tmp_path / "forged.png"), "-o", str(tmp_path / "o.png")])
+    assert result.exit_code == 2 and "over 65,535 pixels on a side" in result.output, result.output
