@@ -167,3 +167,70 @@ def _prune_operator_codes(model: Any) -> None:
     for graph in model.subgraphs:
         for op in graph.operators:
             op.opcodeIndex = new_index[op.opcodeIndex]
+
+
+# Bytes per element and the integer range of the tensor types an SR graph uses.
+_ITEM_SIZE = {"FLOAT32": 4, "FLOAT16": 2, "INT32": 4, "UINT8": 1, "INT64": 8, "INT8": 1, "INT16": 2,
+              "BOOL": 1}
+_INT_RANGE = {"UINT8": (0, 255), "INT8": (-128, 127), "INT16": (-32768, 32767),
+              "INT32": (-2**31, 2**31 - 1), "INT64": (-2**63, 2**63 - 1)}
+MAX_DIM = 1 << 24  # larger than any dimension a phone SR graph has, small enough to allocate
+
+
+def check_model(content: bytes) -> None:
+    """Raise ValueError, with what is wrong, for a flatbuffer that LiteRT could crash on.
+
+    LiteRT's own verifier checks the flatbuffer's layout, not its values: a single flipped bit
+    that makes a zero point -256 passes it and crashes the int8 kernels (found by
+    tests/test_fuzz.py). Checked here: op codes, tensor and buffer indices in range; constant
+    buffers of the size their shape and type need; quantization scales finite and positive,
+    zero points within the type's range, one per channel or one per tensor.
+    """
+    try:
+        model = read(content)
+    except Exception as exc:  # noqa: BLE001 (the object API fails in many ways on damage)
+        raise ValueError(f"unreadable flatbuffer ({type(exc).__name__})") from None
+    types = {v: k for k, v in vars(schema().TensorType).items() if not k.startswith("_")}
+    buffers = model.buffers or []
+    codes = model.operatorCodes or []
+    for g, graph in enumerate(model.subgraphs or []):
+        tensors = graph.tensors or []
+        for index in [*(graph.inputs if graph.inputs is not None else ()),
+                      *(graph.outputs if graph.outputs is not None else ())]:
+            if not 0 <= index < len(tensors):
+                raise ValueError(f"subgraph {g}: input/output tensor {index} does not exist")
+        for i, op in enumerate(graph.operators or []):
+            if not 0 <= op.opcodeIndex < len(codes):
+                raise ValueError(f"op {i}: op code {op.opcodeIndex} does not exist")
+            for index in [*(op.inputs if op.inputs is not None else ()),
+                          *(op.outputs if op.outputs is not None else ())]:
+                if not -1 <= index < len(tensors):
+                    raise ValueError(f"op {i}: tensor {index} does not exist")
+        for t, tensor in enumerate(tensors):
+            _check_tensor(t, tensor, types.get(tensor.type, f"type {tensor.type}"), buffers)
+
+
+def _check_tensor(t: int, tensor: Any, kind: str, buffers: list) -> None:
+    shape = [int(v) for v in (tensor.shape if tensor.shape is not None else ())]
+    if any(not -1 <= d <= MAX_DIM for d in shape):
+        raise ValueError(f"tensor {t}: shape {shape} out of range")
+    if not 0 <= tensor.buffer < max(len(buffers), 1):
+        raise ValueError(f"tensor {t}: buffer {tensor.buffer} does not exist")
+    data = getattr(buffers[tensor.buffer], "data", None) if buffers else None
+    if data is not None and len(data) and kind in _ITEM_SIZE:
+        if min(shape, default=1) < 0 or len(data) != int(np.prod(shape)) * _ITEM_SIZE[kind]:
+            raise ValueError(f"tensor {t}: {len(data)} bytes of data for shape {shape} {kind}")
+    q = tensor.quantization
+    if q is None or q.scale is None or not len(q.scale):
+        return
+    scales = np.asarray(q.scale, np.float64)
+    zeros = np.asarray(q.zeroPoint if q.zeroPoint is not None else [0] * len(scales), np.int64)
+    if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        raise ValueError(f"tensor {t}: quantization scale {scales.tolist()} not finite and positive")
+    low, high = _INT_RANGE.get(kind, (-2**63, 2**63 - 1))
+    if len(zeros) != len(scales) or np.any(zeros < low) or np.any(zeros > high):
+        raise ValueError(f"tensor {t}: zero point {zeros.tolist()} outside {kind}")
+    if len(scales) > 1:
+        axis = int(q.quantizedDimension)
+        if not 0 <= axis < len(shape) or shape[axis] != len(scales):
+            raise ValueError(f"tensor {t}: {len(scales)} scales for shape {shape} axis {axis}")

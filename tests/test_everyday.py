@@ -294,3 +294,21 @@ def test_a_forged_png_size_is_refused_before_decoding(tmp_path):
     (tmp_path / "forged.png").write_bytes(forged)
     result = runner.invoke(app, ["upscale", str(tmp_path / "forged.png"), "-o", str(tmp_path / "o.png")])
     assert result.exit_code == 2 and "over 65,535 pixels on a side" in result.output, result.output
+
+
+@pytest.mark.parametrize("field,value,message", [
+    # Found by tests/test_fuzz.py: one flipped bit made a zero point -256 and LiteRT segfaulted.
+    ("zeroPoint", [-256], "zero point [-256] outside INT8"),
+    ("scale", [0.0], "not finite and positive"),
+])
+def test_damaged_quantization_is_refused_before_litert_runs(tmp_path, images, field, value, message):
+    from keras_sr import flatbuf
+
+    model = flatbuf.read((PRETRAINED / "ecbsr_x2_m4c16_relu_y_int8.tflite").read_bytes())
+    graph = model.subgraphs[0]
+    tensor = graph.tensors[graph.operators[1].outputs[0]]
+    setattr(tensor.quantization, field, value)
+    (tmp_path / "m.tflite").write_bytes(flatbuf.write(model))
+    result = runner.invoke(app, ["upscale", str(images / "a.png"), "-o", str(tmp_path / "o.png"),
+                                 "--model", str(tmp_path / "m.tflite")])
+    assert result.exit_code == 2 and "damaged TFLite model" in result.output and message in result.output
