@@ -434,6 +434,12 @@ def _resolve_run(config: ModelConfig | None, options: TrainOptions | None, run_d
     return config, options
 
 
+def _folders(run_dir: Path, folders: Sequence[str]) -> list[Path]:
+    """The data folders of ``train.json``: absolute as a fresh run writes them, or relative to
+    the run dir (a run kept in the repository names no machine's folders)."""
+    return [Path(f) if Path(f).is_absolute() else run_dir / f for f in folders]
+
+
 def _tf_reason(exc: Exception) -> str:
     """The cause in a TensorFlow error, without its op and node decorations (e.g. "No space
     left on device" out of "{{function_node ...}} path.tempstate...; No space left on device
@@ -549,7 +555,7 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
 
     config, options = _resolve_run(config, options, run_dir, resume, steps)
     note(f"reading and degrading the training images (bicubic x{config.scale}, once) ...")
-    train_set = load_pairs([Path(d) for d in options.data], config.scale, config.colors,
+    train_set = load_pairs(_folders(run_dir, options.data), config.scale, config.colors,
                            min_lr_size=options.patch)
     for line in describe_skipped(train_set.skipped):
         note(line)
@@ -557,7 +563,7 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
          f"decoded (x{config.scale}, {'Y' if config.colors == 1 else 'RGB'})")
     val_pairs = []
     if options.val:
-        val_set = load_pairs([Path(d) for d in options.val], config.scale, config.colors,
+        val_set = load_pairs(_folders(run_dir, options.val), config.scale, config.colors,
                              min_lr_size=3)
         val_pairs = val_set.pairs
         for line in describe_skipped(val_set.skipped):

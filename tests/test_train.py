@@ -432,3 +432,21 @@ def test_a_failed_command_leaves_the_run_folder_as_it_found_it(tmp_path, images,
     assert not fresh.exists()
     monkeypatch.undo()
     assert train(TINY, _tiny_options(images), fresh).last_step == 6  # the retry is not refused
+
+
+def test_resume_reads_data_folders_relative_to_the_run_dir(tmp_path, images):
+    """A run kept in the repository names its data relative to itself, not by a machine path."""
+    import json
+    import shutil
+
+    run = tmp_path / "runs" / "run"
+    train(TINY, _tiny_options(images), run)
+    options = json.loads((run / "train.json").read_text())
+    options["data"] = ["../../hr"]
+    (run / "train.json").write_text(json.dumps(options))
+    moved = tmp_path / "elsewhere" / "kept" / "run"
+    shutil.copytree(images, tmp_path / "elsewhere" / "hr")
+    shutil.copytree(run, moved)
+    result = train(None, None, moved, resume=True, steps=9)
+    assert (result.first_step, result.last_step) == (6, 9)
+    assert json.loads((moved / "train.json").read_text())["data"] == ["../../hr"]
