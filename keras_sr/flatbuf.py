@@ -177,6 +177,16 @@ _INT_RANGE = {"UINT8": (0, 255), "INT8": (-128, 127), "INT16": (-32768, 32767),
 MAX_DIM = 1 << 24  # larger than any dimension a phone SR graph has, small enough to allocate
 
 
+def check_tflite(content: bytes, source: str = "model") -> None:
+    """:func:`check_model`, as the one-line UserError a user's damaged file deserves."""
+    from keras_sr.errors import UserError
+
+    try:
+        check_model(content)
+    except ValueError as exc:
+        raise UserError(f"{source}: damaged TFLite model ({exc})") from None
+
+
 def check_model(content: bytes) -> None:
     """Raise ValueError, with what is wrong, for a flatbuffer that LiteRT could crash on.
 

@@ -66,12 +66,7 @@ def interpreter(content: bytes, input_shape: Sequence[int] | None = None, thread
 
     from keras_sr.runtime import tflite_interpreter
 
-    from keras_sr.flatbuf import check_model
-
-    try:
-        check_model(content)
-    except ValueError as exc:
-        raise UserError(f"{source}: damaged TFLite model ({exc})") from None
+    flatbuf.check_tflite(content, source)
     interpreter_class, _ = tflite_interpreter()
     options = {}
     if not delegates:

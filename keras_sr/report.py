@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_sr.bundled import INT8_SUFFIX, PRETRAINED_DIR
 from keras_sr.errors import UserError
 from keras_sr.files import atomic_path
 
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 SAMPLES_DIR = Path(__file__).parent / "samples"
 DEFAULT_SETS = ("Set5", "Set14")
 DEFAULT_OUTPUT = Path("BENCHMARKS.md")
@@ -46,7 +46,6 @@ PEER_THREADS = (1, 2)
 FIGURE_LABEL = 18  # pixels of label strip above each panel
 FIGURE_GAP = 6  # pixels between panels and rows
 FIGURE_PANELS = ("bicubic", "ours", "HR")
-INT8_SUFFIX = "_int8.tflite"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -81,12 +81,9 @@ class TFLiteSRModel(SRModel):
         from keras_sr.limits import check_threads
 
         check_threads(num_threads)
-        from keras_sr.flatbuf import check_model
+        from keras_sr.flatbuf import check_tflite
 
-        try:
-            check_model(content)
-        except ValueError as exc:
-            raise UserError(f"{source}: damaged TFLite model ({exc})") from None
+        check_tflite(content, source)
         interpreter_class, self.runtime = tflite_interpreter()
         try:
             self._interpreter = interpreter_class(model_content=content, num_threads=num_threads)
