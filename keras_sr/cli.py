@@ -4,6 +4,7 @@ and reports; user errors (:class:`keras_sr.errors.UserError`) print one line and
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 import typing
@@ -60,7 +61,8 @@ def _one_line_usage_errors() -> None:
 _help_words()
 _one_line_usage_errors()
 # --help lists the commands in workflow order: everyday use first, then making models.
-COMMAND_ORDER = ("upscale", "models", "eval", "bench", "train", "fold", "tflite", "report", "div2k")
+COMMAND_ORDER = ("upscale", "models", "eval", "bench", "train", "import", "fold", "tflite", "report",
+                 "div2k")
 
 
 class _WorkflowOrder(typer.core.TyperGroup):
@@ -119,8 +121,11 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def command(func):
-    """Register ``func`` as a command; turn UserError into a one-line message and exit 2."""
+def command(func=None, *, name: str | None = None):
+    """Register ``func`` as a command (named ``name``, else after the function); turn UserError
+    into a one-line message and exit 2."""
+    if func is None:
+        return functools.partial(command, name=name)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -139,7 +144,17 @@ def command(func):
             typer.secho("interrupted", err=True)
             raise typer.Exit(130) from None
 
-    return app.command()(wrapper)
+    wrapper.__doc__ = _reflow(func.__doc__)
+    return app.command(name)(wrapper)
+
+
+def _reflow(doc: str | None) -> str | None:
+    """A docstring with each paragraph on one line: typer's rich help keeps single newlines,
+    which breaks sentences mid-line at the terminal's width."""
+    if not doc:
+        return doc
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
 def _interrupt_on_sigterm() -> None:
@@ -193,6 +208,44 @@ def fold(
     typer.echo(f"max abs difference vs training-time network on a random {size[0]}x{size[1]} "
                f"image (0..255 scale, before clip): {report.max_abs_diff:.2e}")
     typer.echo(f"wrote {output}")
+
+
+@command(name="import")
+def import_(
+    checkpoint: Annotated[Path, typer.Argument(
+        help="PyTorch ECBSR checkpoint: .pth/.pt (zip or legacy) or .safetensors.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Run directory to create (must not exist).")],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="Which code saved it. ecbsr: github.com/xindongzhang/ECBSR (a bare state dict, "
+        "pixels 0..255). basicsr: BasicSR's ECBSR ({'params' or 'params_ema': ...}, pixels 0..1). "
+        "auto: basicsr when the state dict is wrapped that way, else ecbsr.")] = "auto",
+    act: Annotated[Optional[str], typer.Option(
+        help="relu or none: the activation when the file has no PReLU slopes (it cannot tell "
+        "relu from none). "
+        "Default relu; both codes' shipped configs use prelu, which is read from the file.")] = None,
+    with_idt: Annotated[bool, typer.Option(
+        "--with-idt/--no-idt", help="The ECBs' identity branch (leaves no tensor). Default off, as the "
+        "reference code (idt_ecbsr: 0) and BasicSR (with_idt: False).")] = False,
+    pixel_max: Annotated[Optional[int], typer.Option(
+        help="Pixel range the model was trained on: 255 or 1. Default from --format (ecbsr 255, basicsr 1).")] = None,
+) -> None:
+    """Turn a PyTorch ECBSR checkpoint into a run dir, without torch.
+
+    The run dir then works like a trained one: fold, tflite --int8, eval, upscale. Scale, colors,
+    blocks, channels and activation come from the tensors; the rest from the options. The file
+    is read by a restricted unpickler that refuses anything but tensors and dicts."""
+    from keras_sr.importing import ImportOptions, import_checkpoint
+
+    options = ImportOptions(fmt=fmt, act_type=act, with_idt=with_idt,
+                            pixel_max=None if pixel_max is None else float(pixel_max))
+    report = import_checkpoint(checkpoint, output, options)
+    for label, lines in (("read", report.read), ("inferred", report.inferred),
+                         ("from options", report.from_options)):
+        typer.echo(f"{label + ':':14} " + "; ".join(lines))
+    typer.echo(f"{'checked:':14} finite output on a random image (|max| {report.max_output:.0f} before clip); "
+               f"fold max abs diff {report.fold_diff:.1e}")
+    typer.echo(f"imported {report.config.name}: {report.params:,} training-time parameters")
+    typer.echo(f"wrote {output}; next: sr-tool tflite {output} -o MODEL.tflite --int8")
 
 
 def parse_size(text: str) -> tuple[int, int]:
