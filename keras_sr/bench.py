@@ -73,13 +73,13 @@ def model_forms(path: Path, threads: int | None = None, compare: bool | None = N
         def load() -> SRModel:
             from keras_sr.export import (add_metadata, calibration_images, calibration_patches,
                                          convert, sr_metadata)
-            from keras_sr.folding import deploy
+            from keras_sr import archs
 
             plain = load_keras_sr_model(path)
             patches = []
             if quantization == "int8":
                 patches = calibration_patches(calibration_images(None)[0], plain.config, BENCH_CALIB_SAMPLES)
-            network = deploy(plain.model, plain.config)
+            network = archs.family(plain.config).deploy(plain.model, plain.config)
             content = add_metadata(convert(network, plain.config, quantization, None, patches),
                                    sr_metadata(plain.config, quantization))
             return TFLiteSRModel(content, read_metadata(content), threads, f"{path} ({quantization})")

@@ -270,7 +270,9 @@ def train(
     data: Annotated[Optional[list[Path]], typer.Option(
         "--data", help="Folder of HR training images (PNG/JPEG/BMP); repeat for more.")] = None,
     scale: Annotated[int, typer.Option(help="Upscaling factor: 2, 3 or 4.")] = 2,
-    preset: Annotated[str, typer.Option(help="Architecture: m4c8, m4c16, m4c32, m10c32, m16c64.")] = "m4c16",
+    preset: Annotated[str, typer.Option(
+        help="Architecture: an ECBSR preset (m4c8, m4c16, m4c32, m10c32, m16c64) or an eSR name "
+             "in the paper's form (eSR-MAX_K7_C4, eSR-TM_K7_C4, eSR-TR_K5_C2: kernel K, channels C).")] = "m4c16",
     act: Annotated[str, typer.Option(help="Activation: relu, prelu or none.")] = "relu",
     colors: Annotated[int, typer.Option(help="1 = Y channel, 3 = RGB.")] = 1,
     steps: Annotated[Optional[int], typer.Option(help="Total training steps (default 5000: about +1.4 dB over bicubic for x2 on T91, "
@@ -293,8 +295,8 @@ def train(
         help="Train the five ECB branches as written (slow) instead of collapsed.")] = False,
     jit: Annotated[bool, typer.Option(help="XLA-compile the training step.")] = False,
 ) -> None:
-    """Train an ECBSR network on folders of HR images (bicubic LR made on the fly, cached)."""
-    from keras_sr.config import ModelConfig
+    """Train an ECBSR or eSR network on folders of HR images (bicubic LR made on the fly, cached)."""
+    from keras_sr.config import preset_config
     from keras_sr.train import ProgressReporter, TrainOptions
     from keras_sr.train import train as train_run
 
@@ -305,7 +307,7 @@ def train(
     else:
         if not data:
             raise UserError("give at least one --data folder")
-        config = ModelConfig.preset(preset, scale=scale, colors=colors, act_type=act)
+        config = preset_config(preset, scale=scale, colors=colors, act_type=act)
         options = TrainOptions(
             data=tuple(str(d) for d in data),
             steps=TrainOptions.steps if steps is None else steps, batch=batch, patch=patch,

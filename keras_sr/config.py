@@ -49,6 +49,8 @@ class ModelConfig:
     with_idt: bool = False
     depth_multiplier: float = 2.0
 
+    family = "ecbsr"  # not a field: old config.json files, without it, are ECBSR
+
     def __post_init__(self) -> None:
         for name, kind in _FIELD_TYPES.items():
             value = getattr(self, name)
@@ -96,6 +98,11 @@ class ModelConfig:
         color = "y" if self.colors == 1 else "rgb"
         return f"x{self.scale}_m{self.num_blocks}c{self.channels}_{self.act_type}_{color}"
 
+    @property
+    def literature_name(self) -> str:
+        """The paper's name, e.g. ``ECBSR-M4C16``."""
+        return f"ECBSR-M{self.num_blocks}C{self.channels}" + ("" if self.colors == 1 else "-RGB")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -133,3 +140,128 @@ class ModelConfig:
 _FIELD_TYPES = {field.name: {"int": int, "str": str, "bool": bool, "float": float}[field.type]
                 for field in dataclasses.fields(ModelConfig)}
 _TYPE_WORDS = {int: "an integer", str: "a string", bool: "true or false", float: "a number"}
+
+
+ESR_MODES = ("max", "tm", "tr")
+# Head width per output channel and sub-pixel: values (MAX); values + keys (TM); + queries (TR).
+ESR_PARTS = {"max": 1, "tm": 2, "tr": 3}
+
+
+@dataclasses.dataclass(frozen=True)
+class ESRConfig:
+    """An edge-SR network (Michelini et al., WACV 2022): one k x k convolution from Y to
+    ``parts * scale^2 * channels`` channels, depth-to-space, and a head over the C channels of
+    each output pixel: their maximum (MAX), or values weighted by a softmax of keys (TM) or of
+    query * key (TR). No bias, no residual (as the paper).
+
+    scale: 2, 3 or 4. mode: "max", "tm" or "tr". kernel_size: odd, 3..15. channels: C, 1..64.
+    colors: 1 (the paper's Y-only networks).
+    """
+
+    scale: int = 2
+    mode: str = "max"
+    kernel_size: int = 7
+    channels: int = 4
+    colors: int = 1
+
+    family = "esr"
+
+    def __post_init__(self) -> None:
+        for name in ("scale", "kernel_size", "channels", "colors"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise UserError(f"{name} must be an integer, got {json.dumps(value)}")
+        if self.scale not in SCALES:
+            raise UserError(f"scale must be one of {SCALES}, got {self.scale}")
+        if self.mode not in ESR_MODES:
+            raise UserError(f"mode must be one of {ESR_MODES}, got {self.mode!r}")
+        if self.kernel_size % 2 == 0 or not 3 <= self.kernel_size <= 15:
+            raise UserError(f"kernel_size must be odd, 3..15, got {self.kernel_size}")
+        if not 1 <= self.channels <= 64:
+            raise UserError(f"channels must be in 1..64, got {self.channels}")
+        if self.colors != 1:
+            raise UserError("eSR networks are Y-only (colors 1)")
+
+    @property
+    def receptive_radius(self) -> int:
+        return self.kernel_size // 2
+
+    @property
+    def name(self) -> str:
+        return f"x{self.scale}_esr_{self.mode}_k{self.kernel_size}c{self.channels}_y"
+
+    @property
+    def literature_name(self) -> str:
+        return f"eSR-{self.mode.upper()}_s{self.scale}_K{self.kernel_size}_C{self.channels}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ESRConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields - {"family"})
+        if unknown:
+            raise UserError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**{k: v for k, v in data.items() if k != "family"})
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def parse(cls, name: str, scale: int | None = None) -> ESRConfig:
+        """``eSR-MAX_K7_C4`` (the paper's form; ``_s2`` optional, the fields in any order)."""
+        head, *fields = name.split("_")
+        mode = head[len("esr-"):].lower() if head.lower().startswith("esr-") else ""
+        values: dict[str, int] = {}
+        for field in fields:
+            key, digits = field[:1], field[1:]
+            if key not in "sKC" or not digits.isdigit() or key in values:
+                raise UserError(f"{name!r}: not an eSR name like eSR-MAX_K7_C4 (fields sN, KN, CN)")
+            values[key] = int(digits)
+        if "K" not in values or "C" not in values:
+            raise UserError(f"{name!r}: an eSR name needs KN and CN, e.g. eSR-TM_K7_C4")
+        if scale is not None and "s" in values and values["s"] != scale:
+            raise UserError(f"{name!r} is a x{values['s']} name, but the scale is {scale}")
+        return cls(scale=values.get("s", scale or 2), mode=mode, kernel_size=values["K"],
+                   channels=values["C"])
+
+
+Config = ModelConfig | ESRConfig
+FAMILY_CONFIGS: dict[str, type] = {"ecbsr": ModelConfig, "esr": ESRConfig}
+
+
+def config_from_dict(data: Any) -> Config:
+    """A config of any family from its dict: ``family`` names it (absent: ECBSR, as every
+    config.json and .tflite metadata written before the families existed)."""
+    if not isinstance(data, dict):
+        raise UserError("config must be a JSON object")
+    family = data.get("family", "ecbsr")
+    if family not in FAMILY_CONFIGS:
+        raise UserError(f"unknown model family {family!r}; known: {', '.join(FAMILY_CONFIGS)}")
+    if family == "ecbsr":
+        data = {k: v for k, v in data.items() if k != "family"}
+    return FAMILY_CONFIGS[family].from_dict(data)
+
+
+def load_config(path: Path) -> Config:
+    """The config.json of a run directory, of any family."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not a valid config file ({exc})") from None
+    try:
+        return config_from_dict(data)
+    except (UserError, TypeError) as exc:
+        raise UserError(f"{path}: {exc}") from None
+
+
+def preset_config(name: str, scale: int, colors: int = 1, act_type: str = "relu") -> Config:
+    """``--preset``: an ECBSR preset (m4c16, ...) or an eSR name (eSR-MAX_K7_C4, ...)."""
+    if name.lower().startswith("esr-"):
+        if colors != 1:
+            raise UserError("eSR networks are Y-only: use --colors 1")
+        return ESRConfig.parse(name, scale)
+    return ModelConfig.preset(name, scale=scale, colors=colors, act_type=act_type)

@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from keras_sr import __version__, flatbuf
-from keras_sr.config import ModelConfig
+from keras_sr.config import Config
 from keras_sr.errors import UserError
 from keras_sr.files import atomic_path
 from keras_sr.runtime import METADATA_NAME, KerasSRModel, TFLiteSRModel, load_keras_sr_model
@@ -98,7 +98,7 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
     them; ``qat_progress(step, loss)`` follows the fine-tuning, ``on_phase(label)`` the steps
     before and after it (calibration, conversion, the quality report).
     """
-    from keras_sr.folding import deploy
+    from keras_sr import archs
 
     if quantization not in QUANTIZATIONS:
         raise UserError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
@@ -111,6 +111,10 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
         raise UserError(f"{output.parent}: output folder does not exist")
     float_model = load_keras_sr_model(model_path)
     config = float_model.config
+    family = archs.family(config)
+    if qat_steps and not family.SUPPORTS_QAT:
+        raise UserError(f"--qat-steps: quantization-aware fine-tuning is implemented for ECBSR only, "
+                        f"not {config.family}")
     if input_size is not None and min(input_size) <= 2 * config.receptive_radius:
         # upscale tiles a fixed-size model with windows of that size and a halo of the
         # receptive radius on each side: a window must be wider than both halos.
@@ -121,7 +125,7 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
     phase("reading the calibration images")
     images, calib_source = calibration_images(calib_dir)
     patches = calibration_patches(images, config, calib_samples) if quantization == "int8" else []
-    network = deploy(float_model.model, config)
+    network = family.deploy(float_model.model, config)
     phase(f"converting to {quantization}" + (f", calibrating on {len(patches)} patches" if patches else ""))
     content = convert(network, config, quantization, input_size, patches)
     content = add_metadata(content, sr_metadata(config, quantization))
@@ -135,7 +139,7 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
                                                    patches, input_size, qat_steps, qat_progress)
     phase("checking the op list and GPU-delegate compatibility")
     ops = model_ops(content)
-    extra = sorted(set(ops) - ALLOWED_OPS[quantization])
+    extra = sorted(set(ops) - allowed_ops(config, quantization))
     if extra:
         raise RuntimeError(f"the converted graph has unexpected ops {extra} (ops: {ops})")
     try:
@@ -167,7 +171,7 @@ def _finetuned_if_better(float_model: KerasSRModel, network, content: bytes, qua
     return (tuned_content, tuned_quant, qat) if qat.kept else (content, quant, qat)
 
 
-def convert(network, config: ModelConfig, quantization: str, input_size: tuple[int, int] | None = None,
+def convert(network, config: Config, quantization: str, input_size: tuple[int, int] | None = None,
             patches: list[np.ndarray] | None = None) -> bytes:
     """TFLite flatbuffer of the deploy keras model ``network`` (:func:`keras_sr.folding.deploy`).
     ``patches``: int8 calibration LR patches (uint8 HxWxC); with a fixed ``input_size`` each is
@@ -197,11 +201,23 @@ def convert(network, config: ModelConfig, quantization: str, input_size: tuple[i
         converter.inference_output_type = tf.uint8
     content = converter.convert()
     if quantization == "int8":
-        content, _ = flatbuf.drop_saturated_clip(_pixel_units(content))
+        from keras_sr import archs
+
+        content, _ = flatbuf.drop_saturated_clip(archs.family(config).pin_int8(content))
     return content
 
 
-def sr_metadata(config: ModelConfig, quantization: str, qat_steps: int = 0) -> dict:
+def allowed_ops(config, quantization: str) -> frozenset:
+    """The builtin ops a ``quantization`` file of ``config``'s family may hold."""
+    from keras_sr import archs
+
+    if quantization == "int8":
+        return archs.family(config).INT8_OPS
+    return ALLOWED_OPS[quantization] | (set() if config.family == "ecbsr" else
+                                        archs.family(config).INT8_OPS - {"QUANTIZE"})
+
+
+def sr_metadata(config: Config, quantization: str, qat_steps: int = 0) -> dict:
     """The ``keras_sr`` metadata entry (read by :func:`keras_sr.runtime.read_metadata`); int8
     files also record their quantization-aware fine-tuning steps (0: post-training only)."""
     metadata = {"format": METADATA_NAME, "scale": config.scale, "colors": config.colors,
@@ -256,7 +272,7 @@ def calibration_images(calib_dir: Path | None) -> tuple[list[np.ndarray], str]:
     return images, label if calib_dir is not None else f"bundled samples {label}"
 
 
-def lr_input(hr: np.ndarray, config: ModelConfig) -> tuple[np.ndarray, np.ndarray]:
+def lr_input(hr: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
     """(cropped HR RGB, LR model input HxWxC uint8), made like the training data."""
     from keras_sr.data import model_input
     from keras_sr.imresize import bicubic_downscale
@@ -265,7 +281,7 @@ def lr_input(hr: np.ndarray, config: ModelConfig) -> tuple[np.ndarray, np.ndarra
     return hr, model_input(lr, config.colors)
 
 
-def calibration_patches(images: list[np.ndarray], config: ModelConfig, samples: int = CALIB_SAMPLES,
+def calibration_patches(images: list[np.ndarray], config: Config, samples: int = CALIB_SAMPLES,
                         patch: int = CALIB_PATCH, seed: int = 0) -> list[np.ndarray]:
     """``samples`` LR patches (uint8, patch x patch x colors or smaller for small images) from
     random HR crops, taken round-robin over ``images``.
@@ -293,7 +309,7 @@ def calibration_patches(images: list[np.ndarray], config: ModelConfig, samples: 
 
 
 def quantization_report(float_model: KerasSRModel, content: bytes, images: list[np.ndarray],
-                        config: ModelConfig) -> QuantReport:
+                        config: Config) -> QuantReport:
     """PSNR on Y (the benchmark protocol of :mod:`keras_sr.metrics`) of the converted model
     against the float plain model, and of both against HR (shave = scale), on whole
     calibration images (at most :data:`REPORT_MAX_IMAGES`)."""

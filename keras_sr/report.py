@@ -107,7 +107,7 @@ class BundledModel:
 def discover_models(models_dir: Path) -> list[BundledModel]:
     """Every model in ``models_dir``: each subfolder with a ``config.json`` is a run dir NAME,
     which needs ``NAME.keras`` and ``NAME_int8.tflite`` beside it. Sorted by scale, then name."""
-    from keras_sr.config import CONFIG_FILE, ModelConfig
+    from keras_sr.config import CONFIG_FILE, load_config
     from keras_sr.runtime import read_metadata
 
     models_dir = Path(models_dir)
@@ -120,7 +120,7 @@ def discover_models(models_dir: Path) -> list[BundledModel]:
         for path, how in ((folded, "sr-tool fold"), (int8, "sr-tool tflite --int8")):
             if not path.is_file():
                 raise UserError(f"{run_dir}: {path.name} is missing beside it (make it with {how})")
-        config = ModelConfig.load(run_dir / CONFIG_FILE)
+        config = load_config(run_dir / CONFIG_FILE)
         qat_steps = read_metadata(int8.read_bytes(), source=str(int8)).get("qat_steps", 0)
         found.append(BundledModel(run_dir.name, run_dir, folded, int8, config.scale, config.colors,
                                   qat_steps))
@@ -233,11 +233,11 @@ def measure_size(model: BundledModel) -> Size:
     """Parameters of the training-time network and of the deploy network that the .tflite
     files hold (:func:`keras_sr.folding.deploy`); MACs per HR pixel of the deploy network: the
     sum over its convolutions of kh * kw * cin * cout (per LR pixel), divided by scale^2."""
-    from keras_sr.folding import deploy
+    from keras_sr import archs
     from keras_sr.runs import load_plain, load_run
 
     training, config = load_run(model.run_dir)
-    plain = deploy(load_plain(model.folded), config)
+    plain = archs.family(config).deploy(load_plain(model.folded), config)
     macs, convs = 0, 0
     for layer in plain.layers:
         kernel = getattr(layer, "kernel", None)

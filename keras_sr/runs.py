@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from keras_sr.config import CONFIG_FILE, ModelConfig
+from keras_sr import archs
+from keras_sr.config import CONFIG_FILE, Config, load_config
 from keras_sr.errors import UserError, first_line
 from keras_sr.files import atomic_path
-from keras_sr.models import build_model
 
 WEIGHTS_FILE = "model.weights.h5"
 
 
-def save_run(model: keras.Model, config: ModelConfig, run_dir: Path) -> None:
+def save_run(model: keras.Model, config: Config, run_dir: Path) -> None:
     """Write ``config.json`` and the weights into ``run_dir`` (created if needed), atomically
     per file: each is written to a temporary name and renamed."""
     run_dir = Path(run_dir)
@@ -32,16 +32,16 @@ def save_run(model: keras.Model, config: ModelConfig, run_dir: Path) -> None:
         config.save(tmp)
 
 
-def load_run(run_dir: Path, collapsed: bool = False) -> tuple[keras.Model, ModelConfig]:
+def load_run(run_dir: Path, collapsed: bool = False) -> tuple[keras.Model, Config]:
     """Rebuild the training-time network of a run directory and load its weights."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: not a run directory (expected a folder with {CONFIG_FILE})")
-    config = ModelConfig.load(run_dir / CONFIG_FILE)
+    config = load_config(run_dir / CONFIG_FILE)
     weights = run_dir / WEIGHTS_FILE
     if not weights.is_file():
         raise UserError(f"{run_dir}: no {WEIGHTS_FILE} (has this run saved weights yet?)")
-    model = build_model(config, collapsed=collapsed)
+    model = archs.family(config).build(config, collapsed=collapsed)
     try:
         model.load_weights(str(weights))
     except Exception as exc:  # h5py/keras raise many types for bad or mismatched files
@@ -51,17 +51,16 @@ def load_run(run_dir: Path, collapsed: bool = False) -> tuple[keras.Model, Model
 
 def load_plain(path: Path) -> keras.Model:
     """A plain (folded) model from a run directory (folded in memory) or a ``.keras`` file."""
-    from keras_sr.folding import fold  # fold imports this module's neighbours; keep import local
-
     path = Path(path)
     if path.is_dir():
-        model, _ = load_run(path)
-        return fold(model)
+        model, config = load_run(path)
+        return archs.family(config).fold(model, config)
     if not path.exists():
         raise UserError(f"{path}: no such file or directory")
     if path.suffix != ".keras":
         raise UserError(f"{path}: expected a run directory or a folded .keras file")
-    import keras_sr.blocks  # noqa: F401  (registers the custom layers for deserialization)
+    import keras_sr.archs.esr  # noqa: F401  (registers the custom layers for deserialization)
+    import keras_sr.blocks  # noqa: F401
 
     try:
         return keras.models.load_model(str(path), compile=False)
@@ -79,29 +78,28 @@ class FoldReport:
 
 def fold_run(run_dir: Path, output: Path, check_size: tuple[int, int] = (256, 256)) -> FoldReport:
     """Load a run, fold it, check the fold on a random image, and save the plain ``.keras``."""
-    from keras_sr.folding import fold
-
     output = Path(output)
     if output.suffix != ".keras":
         raise UserError(f"{output}: the output must end in .keras")
     if not output.parent.is_dir():
         raise UserError(f"{output.parent}: output folder does not exist")
     model, config = load_run(run_dir)
-    plain = fold(model)
+    plain = archs.family(config).fold(model, config)
     diff = max_abs_diff(model, plain, check_size)
     try:
         with atomic_path(output) as tmp:
             plain.save(str(tmp))
     except Exception as exc:  # OSError, or h5py/keras errors for an unwritable target
         raise UserError(f"{output}: cannot write ({getattr(exc, 'strerror', None) or first_line(exc)})") from None
-    return FoldReport(config.name, config.num_convs, plain.count_params(), diff)
+    convs = sum(isinstance(layer, keras.layers.Conv2D) for layer in plain.layers)
+    return FoldReport(config.name, convs, plain.count_params(), diff)
 
 
 def max_abs_diff(model_a: keras.Model, model_b: keras.Model, size: tuple[int, int] = (64, 64),
                  seed: int = 0, preclip: bool = True) -> float:
     """Max absolute difference of two SR models on one random image (pixels 0..255).
 
-    ``preclip`` compares the outputs before the final clip (the depth_to_space layer), so a
+    ``preclip`` compares the outputs before the final clip (the ``clip`` layer's input), so a
     difference cannot hide in the clipped range.
     """
     colors = int(model_a.input_shape[-1])
@@ -114,5 +112,6 @@ def max_abs_diff(model_a: keras.Model, model_b: keras.Model, size: tuple[int, in
 
 
 def _preclip(model: keras.Model) -> keras.Model:
-    return keras.Model(model.input, model.get_layer("depth_to_space").output)
+    """The network up to the final clip, of any family."""
+    return keras.Model(model.input, model.get_layer("clip").input)
 

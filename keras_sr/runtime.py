@@ -189,7 +189,8 @@ def load_sr_model(path: Path | str, num_threads: int | None = None) -> SRModel:
 def load_keras_sr_model(path: Path, training_time: bool = False) -> KerasSRModel:
     """The plain model of a run dir or ``.keras`` file; with ``training_time=True`` (run dirs
     only) the training-time network with its branches expanded, as it runs during training."""
-    from keras_sr.config import CONFIG_FILE, ModelConfig
+    from keras_sr import archs
+    from keras_sr.config import CONFIG_FILE, load_config
     from keras_sr.runs import load_plain, load_run
 
     path = Path(path)
@@ -197,7 +198,7 @@ def load_keras_sr_model(path: Path, training_time: bool = False) -> KerasSRModel
         model, config = load_run(path)
         return KerasSRModel(model, config, "training-time keras")
     plain = load_plain(path)
-    config = ModelConfig.load(path / CONFIG_FILE) if path.is_dir() else plain_config(plain)
+    config = load_config(path / CONFIG_FILE) if path.is_dir() else archs.plain_config(plain)
     return KerasSRModel(plain, config, "float keras")
 
 

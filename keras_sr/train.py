@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_sr.config import CONFIG_FILE, ModelConfig
+from keras_sr.config import CONFIG_FILE, Config, load_config
 from keras_sr.errors import UserError, first_line
 from keras_sr.files import atomic_path
 
@@ -216,7 +216,7 @@ def choose_strategy():
     return tf.distribute.get_strategy()
 
 
-def init_from_run(model, config: ModelConfig, init_dir: Path) -> tuple[list[str], list[str]]:
+def init_from_run(model, config: Config, init_dir: Path) -> tuple[list[str], list[str]]:
     """Copy the weights of a trained run into ``model`` (EDSR's x2 -> x3/x4 start).
 
     Every layer is copied except the tail ECB when the scale differs (its output width,
@@ -226,7 +226,9 @@ def init_from_run(model, config: ModelConfig, init_dir: Path) -> tuple[list[str]
     from keras_sr.runs import load_run
 
     source, source_config = load_run(Path(init_dir))
-    keys = ("num_blocks", "channels", "colors", "act_type", "with_idt", "depth_multiplier")
+    if source_config.family != config.family:
+        raise UserError(f"--init {init_dir}: a {source_config.family} run, not {config.family}")
+    keys = [f.name for f in dataclasses.fields(config) if f.name != "scale"]
     diff = [f"{k} {getattr(source_config, k)} vs {getattr(config, k)}" for k in keys
             if getattr(source_config, k) != getattr(config, k)]
     if diff:
@@ -403,13 +405,13 @@ def _scalar_summary(tag: str, value: float, step: int) -> None:
                      metadata=metadata.SerializeToString())
 
 
-def _resolve_run(config: ModelConfig | None, options: TrainOptions | None, run_dir: Path,
-                 resume: bool, steps: int | None) -> tuple[ModelConfig, TrainOptions]:
+def _resolve_run(config: Config | None, options: TrainOptions | None, run_dir: Path,
+                 resume: bool, steps: int | None) -> tuple[Config, TrainOptions]:
     """The architecture and options of a fresh run (given) or a resumed one (from run_dir)."""
     if resume:
         if not (run_dir / TRAIN_FILE).is_file():
             raise UserError(f"{run_dir}: nothing to resume (no {TRAIN_FILE})")
-        config = ModelConfig.load(run_dir / CONFIG_FILE)
+        config = load_config(run_dir / CONFIG_FILE)
         try:
             options = TrainOptions.from_dict(json.loads((run_dir / TRAIN_FILE).read_text()))
         except (OSError, ValueError, TypeError) as exc:
@@ -528,7 +530,7 @@ def make_train_step(model, optimizer, strategy, fft_weight: float, jit: bool):
     return distributed_step
 
 
-def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Path,
+def train(config: Config | None, options: TrainOptions | None, run_dir: Path,
           resume: bool = False, steps: int | None = None,
           reporter: Reporter | None = None) -> TrainResult:
     """Train an ECBSR network into ``run_dir``.
@@ -543,7 +545,7 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
     import tf_keras as keras
 
     from keras_sr.data import describe_skipped, load_pairs
-    from keras_sr.models import build_model
+    from keras_sr import archs
 
     reporter = reporter or Reporter()
     run_dir = Path(run_dir)
@@ -572,7 +574,7 @@ def train(config: ModelConfig | None, options: TrainOptions | None, run_dir: Pat
     strategy = choose_strategy()
     with strategy.scope():
         keras.utils.set_random_seed(options.seed)
-        model = build_model(config, collapsed=options.collapsed)
+        model = archs.family(config).build(config, collapsed=options.collapsed)
         schedule = learning_rate_schedule(options)
         optimizer = make_optimizer(schedule)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -169,3 +171,42 @@ def test_deploy_form_refuses_a_network_that_is_not_folded_residual():
     plain.get_layer("conv_1").set_weights([kernel, bias])
     with pytest.raises(ValueError, match="does not carry the residual"):
         deploy(plain, config)
+
+
+LADDER = [(preset, act, idt) for preset in ("m4c8", "m4c16", "m4c32", "m10c32", "m16c64")
+          for act in ("relu", "prelu") for idt in (False, True)]
+
+
+@pytest.mark.parametrize("preset,act_type,with_idt", LADDER)
+def test_ecbsr_ladder_folds_and_deploys_exactly(preset, act_type, with_idt):
+    """The ECBSR presets of the paper's ladder, each activation, with and without the identity
+    branch, through the registry (as every command goes): fold and deploy are exact."""
+    from keras_sr import archs
+
+    config = ModelConfig.preset(preset, scale=2, act_type=act_type, with_idt=with_idt)
+    family = archs.family(config)
+    model = family.build(config)
+    randomize_ecb_model(model, seed=len(preset))
+    plain = family.fold(model, config)
+    network = family.deploy(plain, config)
+    assert max_abs_diff(model, plain, (11, 9), seed=3) <= TOL
+    assert max_abs_diff(model, network, (11, 9), seed=4) <= TOL
+    assert archs.plain_config(plain) == dataclasses.replace(config, with_idt=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset,act_type", [("m4c8", "prelu"), ("m16c64", "relu")])
+def test_ecbsr_ladder_ends_export_to_int8_and_run(preset, act_type, tmp_path):
+    from keras_sr import archs
+    from keras_sr.export import export_tflite, model_ops
+    from keras_sr.runs import save_run
+    from keras_sr.runtime import load_sr_model
+
+    config = ModelConfig.preset(preset, scale=2, act_type=act_type, with_idt=True)
+    model = archs.family(config).build(config)
+    save_run(model, config, tmp_path / "run")
+    report = export_tflite(tmp_path / "run", tmp_path / "m.tflite", "int8", calib_samples=8, report=False)
+    assert set(report.ops) <= archs.family(config).INT8_OPS
+    assert model_ops((tmp_path / "m.tflite").read_bytes()).count("CONV_2D") == config.num_convs + 1
+    out = load_sr_model(tmp_path / "m.tflite")(np.zeros((9, 11, 1), np.uint8))
+    assert out.shape == (18, 22, 1)
