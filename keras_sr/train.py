@@ -23,8 +23,10 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -206,14 +208,43 @@ def make_optimizer(schedule):
     return keras.optimizers.Adam(schedule, epsilon=1e-8)
 
 
+def cluster_workers() -> int:
+    """The number of workers TF_CONFIG names (0 when it is unset): training runs on all of
+    them with MultiWorkerMirroredStrategy."""
+    text = os.environ.get("TF_CONFIG")
+    if not text:
+        return 0
+    try:
+        cluster = json.loads(text)["cluster"]
+        return sum(len(cluster.get(role, ())) for role in ("chief", "worker"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise UserError("TF_CONFIG is not valid JSON with a cluster (see tf.distribute's TF_CONFIG)") from None
+
+
 def choose_strategy():
-    """MirroredStrategy over all GPUs when more than one is visible, else the default (one
-    GPU if present, else CPU)."""
+    """MultiWorkerMirroredStrategy when TF_CONFIG names several workers (each runs the same
+    command; gradients are all-reduced every step); else MirroredStrategy over all GPUs when more
+    than one is visible; else the default (one GPU if present, else CPU).
+
+    Call it before any other TensorFlow op: the multi-worker strategy configures the runtime."""
     import tensorflow as tf
 
+    if cluster_workers() > 1:
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def worker_role(strategy) -> tuple[bool, int]:
+    """(is this the chief, task index): the chief is task "chief", or "worker" 0 without one."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True, 0
+    task_id = int(resolver.task_id or 0)
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    chief = resolver.task_type == "chief" or (not has_chief and task_id == 0)
+    return chief, task_id + (1 if has_chief and resolver.task_type == "worker" else 0)
 
 
 def init_from_run(model, config: Config, init_dir: Path) -> tuple[list[str], list[str]]:
@@ -406,8 +437,9 @@ def _scalar_summary(tag: str, value: float, step: int) -> None:
 
 
 def _resolve_run(config: Config | None, options: TrainOptions | None, run_dir: Path,
-                 resume: bool, steps: int | None) -> tuple[Config, TrainOptions]:
-    """The architecture and options of a fresh run (given) or a resumed one (from run_dir)."""
+                 resume: bool, steps: int | None, check_output: bool = True) -> tuple[Config, TrainOptions]:
+    """The architecture and options of a fresh run (given) or a resumed one (from run_dir).
+    ``check_output=False`` (a non-chief worker) skips the checks that run_dir holds no run."""
     if resume:
         if not (run_dir / TRAIN_FILE).is_file():
             raise UserError(f"{run_dir}: nothing to resume (no {TRAIN_FILE})")
@@ -421,6 +453,16 @@ def _resolve_run(config: Config | None, options: TrainOptions | None, run_dir: P
         return config, options
     if config is None or options is None:
         raise ValueError("a fresh run needs a config and options")
+    if check_output:
+        _check_fresh_output(run_dir)
+    # Absolute folders, so that --resume works from any working directory.
+    absolute = lambda dirs: tuple(str(Path(d).resolve()) for d in dirs)  # noqa: E731
+    options = dataclasses.replace(options, data=absolute(options.data), val=absolute(options.val),
+                                  init=str(Path(options.init).resolve()) if options.init else None)
+    return config, options
+
+
+def _check_fresh_output(run_dir: Path) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"{run_dir}: exists and is not a folder")
     if _checkpoint_files(run_dir) or (run_dir / TRAIN_FILE).exists():
@@ -429,11 +471,6 @@ def _resolve_run(config: Config | None, options: TrainOptions | None, run_dir: P
     if run_dir.is_dir() and any(run_dir.iterdir()):
         raise UserError(f"{run_dir}: folder exists and is not empty (and is not a run); "
                         "train into a new or empty folder")
-    # Absolute folders, so that --resume works from any working directory.
-    absolute = lambda dirs: tuple(str(Path(d).resolve()) for d in dirs)  # noqa: E731
-    options = dataclasses.replace(options, data=absolute(options.data), val=absolute(options.val),
-                                  init=str(Path(options.init).resolve()) if options.init else None)
-    return config, options
 
 
 def _folders(run_dir: Path, folders: Sequence[str]) -> list[Path]:
@@ -555,7 +592,16 @@ def train(config: Config | None, options: TrainOptions | None, run_dir: Path,
         notes.append(text)
         reporter.note(text)
 
-    config, options = _resolve_run(config, options, run_dir, resume, steps)
+    strategy = choose_strategy()  # first: the multi-worker strategy must precede any TF op
+    chief, task = worker_role(strategy)
+    if chief:
+        config, options = _resolve_run(config, options, run_dir, resume, steps)
+    else:  # the chief checks and owns run_dir; this worker only reads it on --resume
+        config, options = _resolve_run(config, options, run_dir, resume, steps, check_output=False)
+        note(f"worker {task}: synchronous with the chief, which writes {run_dir}")
+    if options.batch % strategy.num_replicas_in_sync:
+        raise UserError(f"--batch {options.batch} must be a multiple of the "
+                        f"{strategy.num_replicas_in_sync} replicas")
     note(f"reading and degrading the training images (bicubic x{config.scale}, once) ...")
     train_set = load_pairs(_folders(run_dir, options.data), config.scale, config.colors,
                            min_lr_size=options.patch)
@@ -571,7 +617,6 @@ def train(config: Config | None, options: TrainOptions | None, run_dir: Path,
         for line in describe_skipped(val_set.skipped):
             note(line)
 
-    strategy = choose_strategy()
     with strategy.scope():
         keras.utils.set_random_seed(options.seed)
         model = archs.family(config).build(config, collapsed=options.collapsed)
@@ -579,7 +624,8 @@ def train(config: Config | None, options: TrainOptions | None, run_dir: Path,
         optimizer = make_optimizer(schedule)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
-    RunLog.check(run_dir)  # before anything is written: a failed command changes nothing
+    if chief:
+        RunLog.check(run_dir)  # before anything is written: a failed command changes nothing
     if resume:
         restored = restore_newest_intact(checkpoint, run_dir, note)
         note(f"resumed from {restored} at step {int(step_var.numpy())}" if restored else
@@ -589,6 +635,15 @@ def train(config: Config | None, options: TrainOptions | None, run_dir: Path,
         note(f"--init {options.init}: copied {', '.join(copied)}")
         if fresh:
             note(f"initialized fresh (shape differs): {', '.join(fresh)}")
+    if not chief:
+        # Every worker saves its checkpoints (the strategy needs all of them to); the others
+        # write theirs to a scratch folder, deleted at the end, and skip validation.
+        scratch = Path(tempfile.mkdtemp(prefix=f"keras_sr_worker{task}_"))
+        try:
+            return _train_loop(config, options, scratch / "run", False, reporter, notes, note, model,
+                               optimizer, schedule, step_var, checkpoint, strategy, train_set, [])
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     existed = run_dir.exists()
     try:
         return _train_loop(config, options, run_dir, resume, reporter, notes, note, model, optimizer,
@@ -599,6 +654,22 @@ def train(config: Config | None, options: TrainOptions | None, run_dir: Path,
             # (absent, or empty: _resolve_run refuses any other).
             _empty_folder(run_dir, remove=not existed)
         raise
+
+
+def _per_worker_batches(strategy, train_set, config, options, first: int):
+    """The multi-worker input: each worker samples its own patches (seed + its pipeline id),
+    batched per replica, ``steps`` batches for each of its replicas (stateless per-step seeds, so
+    a resumed run continues the same sequence)."""
+    from keras_sr.data import PatchSampler
+
+    def dataset_fn(context):
+        per_replica = context.get_per_replica_batch_size(options.batch)
+        local = context.num_replicas_in_sync // context.num_input_pipelines
+        sampler = PatchSampler(train_set.pairs, config.scale, options.patch, per_replica,
+                               options.seed + context.input_pipeline_id)
+        return sampler.dataset(first * local, options.steps * local)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
 
 
 def _empty_folder(folder: Path, remove: bool) -> None:
@@ -668,10 +739,14 @@ def _train_loop(config, options, run_dir: Path, resume: bool, reporter, notes, n
                             f"{kept}") from None
 
     try:
-        sampler = PatchSampler(train_set.pairs, config.scale, options.patch, options.batch, options.seed)
-        dataset = sampler.dataset(first, options.steps)
-        if strategy.num_replicas_in_sync > 1:
-            dataset = strategy.experimental_distribute_dataset(dataset)
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            dataset = _per_worker_batches(strategy, train_set, config, options, first)
+        else:
+            sampler = PatchSampler(train_set.pairs, config.scale, options.patch, options.batch,
+                                   options.seed)
+            dataset = sampler.dataset(first, options.steps)
+            if strategy.num_replicas_in_sync > 1:
+                dataset = strategy.experimental_distribute_dataset(dataset)
         train_step = make_train_step(model, optimizer, strategy, options.fft_weight, options.jit)
         reporter.start(first, options.steps)
         for lr_batch, hr_batch in dataset:

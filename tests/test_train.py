@@ -450,3 +450,51 @@ def test_resume_reads_data_folders_relative_to_the_run_dir(tmp_path, images):
     result = train(None, None, moved, resume=True, steps=9)
     assert (result.first_step, result.last_step) == (6, 9)
     assert json.loads((moved / "train.json").read_text())["data"] == ["../../hr"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_workers_over_loopback_train_in_sync(tmp_path, images):
+    """MultiWorkerMirroredStrategy from TF_CONFIG: two worker processes on this machine, each
+    drawing its own patches; the all-reduced loss each prints is the same, the chief alone
+    writes the run dir (which then resumes on one machine), the other leaves nothing behind."""
+    import json as json_module
+    import tempfile
+
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    run_dir = tmp_path / "run"
+    scratch_before = set(Path(tempfile.gettempdir()).glob("keras_sr_worker*"))
+    procs = []
+    for index in range(2):
+        env = {**os.environ, "TF_CONFIG": json_module.dumps({"cluster": cluster,
+                                                              "task": {"type": "worker", "index": index}}),
+               "CUDA_VISIBLE_DEVICES": ""}
+        procs.append(subprocess.Popen(_train_cmd(run_dir, images, 6), cwd=ROOT, env=env, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    outputs = [proc.communicate(timeout=400)[0] for proc in procs]
+    for proc, output in zip(procs, outputs):
+        assert proc.returncode == 0, output[-2000:]
+    losses = [line.split("loss ")[1].split(",")[0] for out in outputs
+              for line in out.splitlines() if line.startswith("trained steps")]
+    assert len(losses) == 2 and losses[0] == losses[1], outputs
+    assert "worker 1: synchronous with the chief" in outputs[1]
+    assert _steps(run_dir) == list(range(1, 7))
+    assert set(Path(tempfile.gettempdir()).glob("keras_sr_worker*")) == scratch_before
+    # A single-machine run of the same options draws other patches: another loss.
+    solo = subprocess.run(_train_cmd(tmp_path / "solo", images, 6), cwd=ROOT, text=True,
+                          capture_output=True, env={**os.environ, "TF_CONFIG": ""})
+    solo_loss = [line.split("loss ")[1].split(",")[0] for line in solo.stdout.splitlines()
+                 if line.startswith("trained steps")]
+    assert solo_loss and solo_loss[0] != losses[0]
+    resumed = subprocess.run(_train_cmd(run_dir, images, 8)[:-2] + ["-o", str(run_dir), "--resume"],
+                             cwd=ROOT, text=True, capture_output=True, env={**os.environ, "TF_CONFIG": ""})
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert _steps(run_dir) == list(range(1, 9))
