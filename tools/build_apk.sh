@@ -46,6 +46,11 @@ APT_PACKAGES=(aapt zipalign apksigner dexdump android-framework-res zip unzip)
 KEY_ALIAS="androiddebugkey"
 KEY_PASS="android"
 ZIP_ALIGNMENT=4
+# Android 15+ devices may use 16 KB pages; Play requires that native libraries stored uncompressed
+# in the APK start on a 16 KB boundary. Debian's zipalign (10.0) has -p (4 KB) but not -P 16, so
+# the libraries stay compressed (extracted at install, where zip alignment does not matter) and
+# check_native_alignment fails the build if one is ever stored unaligned.
+PAGE_ALIGNMENT=16384
 
 die() { echo "build_apk.sh: error: $*" >&2; exit 1; }
 step() { echo "==> $*"; }
@@ -254,6 +259,44 @@ build_apk() {
 
 # --- verification ----------------------------------------------------------------------------
 
+# Reads the zip's central directory and local headers (python3, standard library only): every
+# lib/*.so must be deflated (extracted at install) or stored with its data at a multiple of
+# PAGE_ALIGNMENT. Also reports each arm64 library's ELF LOAD segment alignment (p_align), which
+# is fixed when the library is linked, not by packaging: TFLite 2.16.1's are 4 KB, so they need
+# the 16 KB-page compatibility mode on such devices (reported, not failed).
+check_native_alignment() {
+    python3 - "$1" "$PAGE_ALIGNMENT" <<'PY'
+import struct, sys, zipfile
+apk, page = sys.argv[1], int(sys.argv[2])
+bad = 0
+with zipfile.ZipFile(apk) as z, open(apk, "rb") as f:
+    for info in z.infolist():
+        if not (info.filename.startswith("lib/") and info.filename.endswith(".so")):
+            continue
+        f.seek(info.header_offset)
+        header = f.read(30)
+        if header[:4] != b"PK\x03\x04":
+            print(f"{info.filename}: bad local header"); bad = 1; continue
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        data = info.header_offset + 30 + name_len + extra_len
+        stored = info.compress_type == zipfile.ZIP_STORED
+        ok = not stored or data % page == 0
+        bad |= not ok
+        elf = ""
+        if info.filename.startswith("lib/arm64-v8a/"):
+            blob = z.read(info)
+            phoff, = struct.unpack("<Q", blob[32:40])
+            phentsize, phnum = struct.unpack("<HH", blob[54:58])
+            aligns = [struct.unpack("<Q", blob[phoff + i * phentsize + 48:phoff + i * phentsize + 56])[0]
+                      for i in range(phnum)
+                      if struct.unpack("<I", blob[phoff + i * phentsize:phoff + i * phentsize + 4])[0] == 1]
+            elf = f", ELF LOAD p_align {min(aligns)}" + ("" if min(aligns) >= page else " (< 16 KB: needs compat mode)")
+        print(f"{info.filename}: {'stored at ' + str(data) if stored else 'deflated'}"
+              f"{'' if ok else ' NOT ' + str(page) + '-aligned'}{elf}")
+sys.exit(bad)
+PY
+}
+
 verify_apk() {
     local apk="$1" fail=0
     step "verify $apk"
@@ -282,6 +325,8 @@ verify_apk() {
     check "sample images in assets/samples" grep -q "assets/samples/.*\.png$" <<<"$listing"
     check "lib/$REQUIRED_ABI/libtensorflowlite_jni.so" grep -q " lib/$REQUIRED_ABI/libtensorflowlite_jni.so$" <<<"$listing"
     check "lib/$REQUIRED_ABI/libtensorflowlite_gpu_jni.so" grep -q " lib/$REQUIRED_ABI/libtensorflowlite_gpu_jni.so$" <<<"$listing"
+    check "lib/*.so compressed, or stored $PAGE_ALIGNMENT-byte aligned" check_native_alignment "$apk"
+    check_native_alignment "$apk" 2>&1 | sed 's/^/          /'
     local tmp
     tmp="$(mktemp -d)"
     unzip -q -o "$apk" classes.dex -d "$tmp"

@@ -1,32 +1,46 @@
 package org.keras_sr.demo;
 
+import android.app.ActivityManager;
 import android.content.Context;
 import android.graphics.Bitmap;
-import android.graphics.BitmapFactory;
 import android.net.Uri;
 import android.os.Handler;
 import android.os.Looper;
 import android.os.SystemClock;
+import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
+import java.io.OutputStream;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.zip.Deflater;
+import org.keras_sr.demo.core.AcceleratedRunner;
+import org.keras_sr.demo.core.ArgbImage;
+import org.keras_sr.demo.core.AtomicOutput;
+import org.keras_sr.demo.core.BandCache;
 import org.keras_sr.demo.core.Bicubic;
+import org.keras_sr.demo.core.CropTee;
+import org.keras_sr.demo.core.MemoryPlan;
+import org.keras_sr.demo.core.ModelSpec;
+import org.keras_sr.demo.core.PixelSource;
+import org.keras_sr.demo.core.PngWriter;
 import org.keras_sr.demo.core.SrPipeline;
+import org.keras_sr.demo.core.TileModel;
 
 /**
- * Background work for the Activity: decoding images, super-resolving with {@link SuperResolver},
- * the bicubic comparison and saving. One worker thread runs everything in order (the GPU
- * delegate must stay on the thread that created it); results come back on the main thread.
+ * Background work for the screen: opening images, super-resolving them into a PNG in the cache
+ * (streamed, never holding the whole result), the bicubic comparison and saving. One worker
+ * thread runs everything in order (the GPU delegate must stay on the thread that created it);
+ * results come back on the main thread. Owned by {@link ScreenState}, so it outlives rotations.
  */
 final class SrSession {
-    /** Largest image shown on screen (a Canvas refuses bitmaps over ~100 MB); larger results show a centre crop. */
-    static final int MAX_DISPLAY_PIXELS = 4096 * 4096;
+    /** Side of the full-resolution crop the screen compares (two bitmaps of up to 16 MB). */
+    static final int CROP_SIDE = 2048;
     private static final double PIXELS_PER_MEGAPIXEL = 1e6;
     private static final double MILLIS_PER_SECOND = 1e3;
     private static final double NANOS_PER_MILLI = 1e6;
+    private static final String RESULTS_DIR = "results";
 
     interface Callback<T> {
         void onResult(T result);
@@ -38,14 +52,26 @@ final class SrSession {
         void onProgress(int done, int total);
     }
 
+    /** A message for the user, not a bug: shown as is. */
+    static final class Refusal extends IOException {
+        Refusal(String message) {
+            super(message);
+        }
+    }
+
     /** Everything the screen shows after a run. */
     static final class Result {
-        Bitmap superResolved;     // full resolution, for saving
-        Bitmap shownSr;           // what the view shows (the full image or a centre crop)
+        File png;                 // the full result, complete (renamed into place when done)
+        String baseName;          // "IMG_1234_x2"
+        int width;
+        int height;
+        int scale;
+        Bitmap shownSr;           // full-resolution crop (or the whole result when small)
         Bitmap shownBicubic;      // the same region upscaled bicubically
         boolean cropped;
         SuperResolver.Accelerator accelerator;
         String fallbackReason;
+        String probe;
         String modelDescription;
         int threads;
         double totalMillis;
@@ -56,74 +82,51 @@ final class SrSession {
     private final Context context;
     private final ExecutorService worker = Executors.newSingleThreadExecutor();
     private final Handler main = new Handler(Looper.getMainLooper());
-    private SuperResolver resolver;   // touched on the worker thread only
 
     SrSession(Context context) {
         this.context = context.getApplicationContext();
     }
 
-    void loadAsset(final String name, final Callback<Bitmap> callback) {
+    void defaultAccelerator(final Callback<SuperResolver.Accelerator> callback) {
         worker.execute(new Runnable() {
             @Override
             public void run() {
-                try {
-                    InputStream in = context.getAssets().open(name);
-                    deliver(callback, decode(in, name));
-                } catch (IOException | RuntimeException | OutOfMemoryError e) {
-                    fail(callback, "Cannot load " + name + ": " + e);
-                }
+                deliver(callback, SuperResolver.defaultAccelerator());
             }
         });
     }
 
-    void loadUri(final Uri uri, final Callback<Bitmap> callback) {
+    /** Opens a picked document or (when {@code uri} is null) the bundled sample {@code asset}. */
+    void open(final Uri uri, final String asset, final int screenW, final int screenH,
+            final Callback<ImageInput> callback) {
         worker.execute(new Runnable() {
             @Override
             public void run() {
                 try {
-                    InputStream in = context.getContentResolver().openInputStream(uri);
-                    if (in == null) {
-                        throw new IOException("no data");
-                    }
-                    deliver(callback, decode(in, uri.toString()));
+                    deliver(callback, uri != null ? ImageInput.fromUri(context, uri, screenW, screenH)
+                            : ImageInput.fromAsset(context, asset, screenW, screenH));
                 } catch (IOException | RuntimeException e) {
-                    fail(callback, "Cannot load the image: " + e.getMessage());
+                    fail(callback, "Cannot open the image: " + e.getMessage());
                 } catch (OutOfMemoryError e) {
-                    fail(callback, "The image is too large for this device's memory");
+                    fail(callback, "Cannot open the image: not enough memory even for its preview");
                 }
             }
         });
     }
 
-    private static Bitmap decode(InputStream in, String what) throws IOException {
-        try {
-            BitmapFactory.Options options = new BitmapFactory.Options();
-            options.inPreferredConfig = Bitmap.Config.ARGB_8888;
-            Bitmap bitmap = BitmapFactory.decodeStream(in, null, options);
-            if (bitmap == null) {
-                throw new IOException("not a decodable image: " + what);
-            }
-            return bitmap;
-        } finally {
-            in.close();
-        }
-    }
-
-    /**
-     * Super-resolves {@code lr}; returns the flag that cancels it (checked between windows).
-     */
-    AtomicBoolean upscale(final Bitmap lr, final SuperResolver.Accelerator accelerator, final int threads,
-            final Progress progress, final Callback<Result> callback) {
-        final AtomicBoolean cancelled = new AtomicBoolean(false);
+    void upscale(final ImageInput input, final SuperResolver.Accelerator accelerator, final int threads,
+            final AtomicBoolean cancel, final Progress progress, final Callback<Result> callback) {
         worker.execute(new Runnable() {
             @Override
             public void run() {
                 try {
-                    deliver(callback, runUpscale(lr, accelerator, threads, progress, cancelled));
+                    deliver(callback, runUpscale(input, accelerator, threads, progress, cancel));
                 } catch (CancellationException e) {
-                    fail(callback, "Cancelled");
+                    fail(callback, "Cancelled; no file was written.");
+                } catch (Refusal e) {
+                    fail(callback, e.getMessage());
                 } catch (OutOfMemoryError e) {
-                    fail(callback, "Out of memory: the result is too large for this device");
+                    fail(callback, "Out of memory while upscaling; nothing was saved. Try a smaller image.");
                 } catch (LinkageError e) {
                     fail(callback, "TFLite native library missing for this device's ABI: " + e.getMessage());
                 } catch (Exception e) {
@@ -131,66 +134,181 @@ final class SrSession {
                 }
             }
         });
-        return cancelled;
     }
 
-    private Result runUpscale(Bitmap lr, SuperResolver.Accelerator accelerator, int threads,
-            final Progress progress, final AtomicBoolean cancelled) throws Exception {
-        if (resolver == null || resolver.requested() != accelerator || resolver.threads() != threads) {
-            closeResolver();
-            resolver = SuperResolver.create(context, accelerator, threads);
+    private Result runUpscale(final ImageInput input, final SuperResolver.Accelerator accelerator, int threads,
+            final Progress progress, final AtomicBoolean cancel) throws Exception {
+        AcceleratedRunner.checkCancel(cancel);
+        // The CPU interpreter first: it tells the model's scale and window, for the memory plan
+        // and the probe, and it is the reference the accelerator is checked against.
+        final SuperResolver cpu = SuperResolver.create(context, SuperResolver.Accelerator.CPU, threads);
+        final ModelSpec spec;
+        final Result result = new Result();
+        try {
+            spec = cpu.spec();
+            plan(input, spec, result);
+        } catch (IOException | RuntimeException e) {
+            cpu.close();
+            throw e;
         }
-        int scale = resolver.spec().scale;
-        Bitmap sr = Bitmap.createBitmap(lr.getWidth() * scale, lr.getHeight() * scale, Bitmap.Config.ARGB_8888);
-        SrPipeline pipeline = new SrPipeline(resolver, resolver.spec());
-        resolver.resetTiming();
+        final int bandRows = spec.tileHeight + 2 * BandCache.MARGIN;
+        final int cropX = (result.width - cropW(result)) / 2;
+        final int cropY = (result.height - cropH(result)) / 2;
+        final File target = new File(resultsDir(), result.baseName + ".png");
+        final ArgbImage[] crop = new ArgbImage[1];
+        final SuperResolver[] ran = new SuperResolver[1];
         long start = SystemClock.elapsedRealtimeNanos();
-        pipeline.run(new BitmapPixels(lr), new BitmapPixels(sr), new SrPipeline.Listener() {
+        AcceleratedRunner.Backends backends = new AcceleratedRunner.Backends() {
             @Override
-            public boolean onProgress(final int done, final int total) {
-                main.post(new Runnable() {
-                    @Override
-                    public void run() {
-                        progress.onProgress(done, total);
-                    }
-                });
-                return !cancelled.get();
+            public String acceleratorName() {
+                return accelerator.label;
             }
-        });
-        double totalMillis = (SystemClock.elapsedRealtimeNanos() - start) / NANOS_PER_MILLI;
 
-        Result result = new Result();
-        result.superResolved = sr;
-        result.accelerator = resolver.active();
-        result.fallbackReason = resolver.fallbackReason();
-        result.modelDescription = resolver.spec().toString();
+            @Override
+            public TileModel openAccelerated() throws Exception {
+                return SuperResolver.create(context, accelerator, 1);
+            }
+
+            @Override
+            public TileModel openCpu() {
+                return cpu;
+            }
+
+            @Override
+            public void close(TileModel model) {
+                ((SuperResolver) model).close();
+            }
+        };
+        AcceleratedRunner.Job job = new AcceleratedRunner.Job() {
+            @Override
+            public void run(TileModel model) throws Exception {
+                ran[0] = (SuperResolver) model;
+                ran[0].resetTiming();
+                crop[0] = writePng(input, model, spec, target, bandRows, cropX, cropY, result, progress, cancel);
+            }
+        };
+        AcceleratedRunner.Outcome outcome = AcceleratedRunner.run(backends,
+                accelerator != SuperResolver.Accelerator.CPU, spec, job, cancel);
+        result.totalMillis = (SystemClock.elapsedRealtimeNanos() - start) / NANOS_PER_MILLI;
+        result.png = target;
+        result.accelerator = outcome.accelerated ? accelerator : SuperResolver.Accelerator.CPU;
+        result.fallbackReason = outcome.fallbackReason;
+        result.probe = outcome.probe == null ? null : outcome.probe.toString();
+        result.modelDescription = spec.toString();
         result.threads = threads;
-        result.totalMillis = totalMillis;
-        result.modelMillis = resolver.inferenceMillis();
-        result.megapixelsPerSecond = (double) sr.getWidth() * sr.getHeight() / PIXELS_PER_MEGAPIXEL
-                / (totalMillis / MILLIS_PER_SECOND);
-
-        // The comparison: the shown region, upscaled bicubically from the same LR pixels.
-        int w = sr.getWidth();
-        int h = sr.getHeight();
-        int side = (int) Math.sqrt(MAX_DISPLAY_PIXELS);
-        result.cropped = (long) w * h > MAX_DISPLAY_PIXELS;
-        int cw = result.cropped ? Math.min(w, side) : w;
-        int ch = result.cropped ? Math.min(h, MAX_DISPLAY_PIXELS / cw) : h;
-        int cx = (w - cw) / 2;
-        int cy = (h - ch) / 2;
-        result.shownSr = result.cropped ? Bitmap.createBitmap(sr, cx, cy, cw, ch) : sr;
-        result.shownBicubic = Bitmap.createBitmap(cw, ch, Bitmap.Config.ARGB_8888);
-        Bicubic.upscaleArgb(new BitmapPixels(lr), scale, cx, cy, cw, ch, new BitmapPixels(result.shownBicubic));
+        result.modelMillis = ran[0].inferenceMillis();
+        result.megapixelsPerSecond = (double) result.width * result.height / PIXELS_PER_MEGAPIXEL
+                / (result.totalMillis / MILLIS_PER_SECOND);
+        ArgbImage sr = crop[0];
+        result.shownSr = Bitmap.createBitmap(sr.pixels, sr.width, sr.height, Bitmap.Config.ARGB_8888);
+        result.shownBicubic = bicubicCrop(input, spec.scale, cropX, cropY, sr.width, sr.height);
         return result;
     }
 
-    void save(final Bitmap bitmap, final String name, final Callback<Uri> callback) {
+    /** Fills in the sizes and name, and refuses (with a message) what cannot fit. */
+    private void plan(ImageInput input, ModelSpec spec, Result result) throws Refusal {
+        int s = spec.scale;
+        result.scale = s;
+        result.width = input.width * s;
+        result.height = input.height * s;
+        result.baseName = GalleryStore.resultBaseName(input.displayName, s);
+        result.cropped = result.width > CROP_SIDE || result.height > CROP_SIDE;
+        int bandRows = spec.tileHeight + 2 * BandCache.MARGIN;
+        int outBandRows = new SrPipeline(null, spec).maxBandRows(input.height);
+        MemoryPlan plan = MemoryPlan.of(input.width, input.height, s, spec.tileHeight, spec.tileWidth, bandRows,
+                outBandRows, (long) cropW(result) * cropH(result), input.wholeDecode);
+        Runtime rt = Runtime.getRuntime();
+        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        String refusal = plan.refusal(free, input.width, input.height, s);
+        if (refusal != null) {
+            throw new Refusal(refusal);
+        }
+        // A PNG of a photo is rarely below a byte per pixel; ask for that much free storage.
+        long needDisk = (long) result.width * result.height;
+        long freeDisk = context.getCacheDir().getUsableSpace();
+        if (freeDisk < needDisk) {
+            throw new Refusal(String.format(java.util.Locale.US, "The %dx%d result needs about %d MB of free "
+                    + "storage; %d MB are free.", result.width, result.height, needDisk >> 20, freeDisk >> 20));
+        }
+    }
+
+    private static int cropW(Result r) {
+        return Math.min(r.width, CROP_SIDE);
+    }
+
+    private static int cropH(Result r) {
+        return Math.min(r.height, CROP_SIDE);
+    }
+
+    /** One attempt: streams the whole result into {@code target}; returns the on-screen crop. */
+    private static ArgbImage writePng(ImageInput input, TileModel model, ModelSpec spec, File target, int bandRows,
+            int cropX, int cropY, Result result, final Progress progress, final AtomicBoolean cancel)
+            throws Exception {
+        AtomicOutput file = new AtomicOutput(target);
+        PngWriter png = null;
+        try {
+            OutputStream out = file.open();
+            png = new PngWriter(out, result.width, result.height, input.hasAlpha, PngWriter.Filter.PAETH,
+                    Deflater.DEFAULT_COMPRESSION);
+            CropTee tee = new CropTee(png, result.width, cropX, cropY, cropW(result), cropH(result));
+            PixelSource source = new BandCache(input.source(), bandRows);
+            new SrPipeline(model, spec, input.hasAlpha).runBands(source, tee, new SrPipeline.Listener() {
+                @Override
+                public boolean onProgress(int done, int total) {
+                    progress.onProgress(done, total);
+                    return !cancel.get();
+                }
+            });
+            png.finish();
+            file.commit();
+            return tee.crop();
+        } catch (Exception | Error e) {
+            if (png != null) {
+                png.abandon();
+            }
+            file.abort();
+            throw e;
+        }
+    }
+
+    /** The crop's region upscaled bicubically from the LR pixels it needs. */
+    private static Bitmap bicubicCrop(ImageInput input, int scale, int x, int y, int w, int h) {
+        ArgbImage out = new ArgbImage(w, h);
+        Bicubic.upscaleArgb(input.source(), scale, x, y, w, h, out);
+        return Bitmap.createBitmap(out.pixels, w, h, Bitmap.Config.ARGB_8888);
+    }
+
+    private File resultsDir() throws IOException {
+        File dir = new File(context.getCacheDir(), RESULTS_DIR);
+        if (!dir.isDirectory() && !dir.mkdirs()) {
+            throw new IOException("cannot create " + dir);
+        }
+        // Only the latest result is kept: a 200 MP PNG is hundreds of MB.
+        File[] old = dir.listFiles();
+        if (old != null) {
+            for (File f : old) {
+                if (!f.delete()) {
+                    f.deleteOnExit();
+                }
+            }
+        }
+        return dir;
+    }
+
+    void save(final Result result, final GalleryStore.Format format, final AtomicBoolean cancel,
+            final Callback<Uri> callback) {
         worker.execute(new Runnable() {
             @Override
             public void run() {
                 try {
-                    deliver(callback, GalleryStore.savePng(context.getContentResolver(), bitmap, name));
+                    AcceleratedRunner.checkCancel(cancel);
+                    ActivityManager am = (ActivityManager) context.getSystemService(Context.ACTIVITY_SERVICE);
+                    ActivityManager.MemoryInfo info = new ActivityManager.MemoryInfo();
+                    am.getMemoryInfo(info);
+                    deliver(callback, GalleryStore.save(context.getContentResolver(), result.png, result.width,
+                            result.height, result.baseName, format, info.availMem / 2, cancel));
+                } catch (CancellationException e) {
+                    fail(callback, "Saving cancelled; nothing was added to the gallery.");
                 } catch (IOException | RuntimeException e) {
                     fail(callback, "Saving failed: " + e.getMessage());
                 }
@@ -198,21 +316,8 @@ final class SrSession {
         });
     }
 
-    private void closeResolver() {
-        if (resolver != null) {
-            resolver.close();
-            resolver = null;
-        }
-    }
-
-    /** Releases the interpreter on its own thread and stops the worker. */
+    /** Stops the worker after what is queued (the interpreters are closed by each run). */
     void close() {
-        worker.execute(new Runnable() {
-            @Override
-            public void run() {
-                closeResolver();
-            }
-        });
         worker.shutdown();
     }
 

@@ -2,6 +2,7 @@ package org.keras_sr.demo;
 
 import android.content.Context;
 import android.content.res.AssetFileDescriptor;
+import android.os.Build;
 import android.util.Log;
 import java.io.Closeable;
 import java.io.FileInputStream;
@@ -23,8 +24,11 @@ import org.tensorflow.lite.gpu.GpuDelegate;
 import org.tensorflow.lite.nnapi.NnApiDelegate;
 
 /**
- * Owns the TFLite interpreter and its delegate: creation, running one window, fallback to the CPU
- * and closing. Everything TFLite lives here; the Activity only sees {@link TileModel}.
+ * Owns the TFLite interpreter and its delegate on one accelerator: creation, running one window
+ * and closing. Everything TFLite lives here; the rest of the app only sees {@link TileModel}.
+ * It never switches accelerator by itself: whether an accelerator is trusted, and the re-run on
+ * the CPU after a failure, are decided for the whole image by
+ * {@link org.keras_sr.demo.core.AcceleratedRunner}.
  *
  * <p>Not thread-safe: create, run and close it on one worker thread (the GPU delegate requires
  * that its interpreter is used on the thread that created it).
@@ -40,6 +44,9 @@ public final class SuperResolver implements TileModel, Closeable {
     private static final int BATCH = 1;
     private static final int NANOS_PER_MILLI = 1000000;
 
+    /** Android 15 (API 35), where NNAPI is deprecated; a literal because the compile jar is API 29. */
+    static final int ANDROID_15 = 35;
+
     /** Where inference runs. */
     public enum Accelerator {
         NNAPI("NNAPI"),
@@ -51,6 +58,26 @@ public final class SuperResolver implements TileModel, Closeable {
         Accelerator(String label) {
             this.label = label;
         }
+
+        /** The label for the menu: NNAPI is deprecated from Android 15 on, but kept available. */
+        public String menuLabel() {
+            return this == NNAPI && Build.VERSION.SDK_INT >= ANDROID_15 ? label + " (deprecated)" : label;
+        }
+    }
+
+    /** GPU where TFLite's compatibility list allows it, else the CPU. Call off the UI thread. */
+    public static Accelerator defaultAccelerator() {
+        try {
+            CompatibilityList compatibility = new CompatibilityList();
+            try {
+                return compatibility.isDelegateSupportedOnThisDevice() ? Accelerator.GPU : Accelerator.CPU;
+            } finally {
+                compatibility.close();
+            }
+        } catch (RuntimeException | LinkageError e) {
+            Log.w(TAG, "GPU compatibility check failed", e);
+            return Accelerator.CPU;
+        }
     }
 
     private final MappedByteBuffer modelBuffer;
@@ -58,7 +85,6 @@ public final class SuperResolver implements TileModel, Closeable {
     private final int threads;
     private final Accelerator requested;
     private Accelerator active;
-    private String fallbackReason;
     private Interpreter interpreter;
     private Delegate delegate;
     private ModelSpec spec;
@@ -81,15 +107,20 @@ public final class SuperResolver implements TileModel, Closeable {
     }
 
     /**
-     * Loads the model from assets and creates the interpreter on {@code requested}; falls back to
-     * the CPU when that accelerator is unavailable or rejects the model (see {@link #fallbackReason()}).
+     * Loads the model from assets and creates the interpreter on {@code accelerator} only.
      *
      * @throws IOException if the model asset is missing or compressed
      * @throws IllegalArgumentException if the model does not fit the keras_sr contract
+     * @throws RuntimeException (or LinkageError) if the accelerator is unavailable or rejects the model
      */
-    public static SuperResolver create(Context context, Accelerator requested, int threads) throws IOException {
-        SuperResolver resolver = new SuperResolver(mapAsset(context, MODEL_ASSET), requested, threads);
-        resolver.open(requested);
+    public static SuperResolver create(Context context, Accelerator accelerator, int threads) throws IOException {
+        SuperResolver resolver = new SuperResolver(mapAsset(context, MODEL_ASSET), accelerator, threads);
+        try {
+            resolver.openWith(accelerator);
+        } catch (RuntimeException | LinkageError e) {
+            resolver.close();
+            throw e;
+        }
         return resolver;
     }
 
@@ -110,21 +141,6 @@ public final class SuperResolver implements TileModel, Closeable {
         } finally {
             fd.close();
         }
-    }
-
-    /** Creates the interpreter on {@code accelerator}, or on the CPU if that fails. */
-    private void open(Accelerator accelerator) {
-        if (accelerator != Accelerator.CPU) {
-            try {
-                openWith(accelerator);
-                return;
-            } catch (RuntimeException | LinkageError e) {
-                Log.w(TAG, accelerator + " failed, falling back to CPU", e);
-                fallbackReason = accelerator.label + " unavailable: " + describe(e);
-                release();
-            }
-        }
-        openWith(Accelerator.CPU);
     }
 
     private void openWith(Accelerator accelerator) {
@@ -195,24 +211,10 @@ public final class SuperResolver implements TileModel, Closeable {
                 .order(ByteOrder.nativeOrder());
     }
 
-    /**
-     * Runs one window; on a delegate failure, switches to the CPU once and retries, so a run never
-     * dies because an accelerator rejected a shape.
-     */
+    /** Runs one window; a delegate failure propagates (the caller re-runs the image on the CPU). */
     @Override
     public void run(byte[] input, int height, int width, byte[] output) {
-        try {
-            runOnce(input, height, width, output);
-        } catch (RuntimeException e) {
-            if (active == Accelerator.CPU) {
-                throw e;
-            }
-            Log.w(TAG, active + " failed while running, retrying on CPU", e);
-            fallbackReason = active.label + " failed while running: " + describe(e);
-            release();
-            openWith(Accelerator.CPU);
-            runOnce(input, height, width, output);
-        }
+        runOnce(input, height, width, output);
     }
 
     private void runOnce(byte[] input, int height, int width, byte[] output) {
@@ -251,18 +253,13 @@ public final class SuperResolver implements TileModel, Closeable {
         return requested;
     }
 
-    /** The accelerator that actually runs (CPU after a fallback). */
+    /** The accelerator this interpreter runs on. */
     public Accelerator active() {
         return active;
     }
 
     public int threads() {
         return threads;
-    }
-
-    /** Why the requested accelerator is not the active one, or null. */
-    public String fallbackReason() {
-        return fallbackReason;
     }
 
     /** Sum of native invoke times since the last {@link #resetTiming()}, in milliseconds. */
