@@ -125,16 +125,7 @@ class ModelConfig:
 
     @classmethod
     def load(cls, path: Path) -> ModelConfig:
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise UserError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UserError(f"{path}: not a valid config file ({exc})") from None
-        try:
-            return cls.from_dict(data)
-        except UserError as exc:
-            raise UserError(f"{path}: {exc}") from None
+        return _load_json(path, cls.from_dict)
 
 
 _FIELD_TYPES = {field.name: {"int": int, "str": str, "bool": bool, "float": float}[field.type]
@@ -246,6 +237,11 @@ def config_from_dict(data: Any) -> Config:
 
 def load_config(path: Path) -> Config:
     """The config.json of a run directory, of any family."""
+    return _load_json(path, config_from_dict)
+
+
+def _load_json(path: Path, parse):
+    """``parse`` of the JSON in ``path``, every failure a one-line :class:`UserError`."""
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -253,7 +249,7 @@ def load_config(path: Path) -> Config:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{path}: not a valid config file ({exc})") from None
     try:
-        return config_from_dict(data)
+        return parse(data)
     except (UserError, TypeError) as exc:
         raise UserError(f"{path}: {exc}") from None
 
