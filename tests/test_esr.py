@@ -64,7 +64,8 @@ def test_paper_initialization_starts_near_the_nearest_pixel(rng):
     config = ESRConfig(scale=2, mode="max", kernel_size=7, channels=4)
     kernel = esr.build(config).get_layer("filter").get_weights()[0]
     np.testing.assert_array_equal(kernel[3, 3], np.ones_like(kernel[3, 3]))
-    assert np.std(np.delete(kernel.reshape(49, -1), 24, axis=0)) > 0.05
+    glorot_std = (2 / (49 + 49 * kernel.shape[-1])) ** 0.5  # the other taps: Xavier normal
+    assert 0.7 * glorot_std < np.std(np.delete(kernel.reshape(49, -1), 24, axis=0)) < 1.3 * glorot_std
 
 
 def test_names_and_configs():

@@ -163,7 +163,10 @@ run_unit_tests() {
     mapfile -t classes < <(cd "$APP/src/test/java" && find . -name '*Test.java' | sed -e 's|^\./||' -e 's|\.java$||' -e 's|/|.|g' | sort)
     local model_prop=""
     [[ -f "$model" ]] && model_prop="$model"
-    java -Dkeras_sr.testModel="$model_prop" -cp "$dir:$junit:$hamcrest" org.junit.runner.JUnitCore "${classes[@]}" \
+    # src/test/resources (the golden files from tools/make_android_golden.py) is on the classpath,
+    # as Gradle puts it.
+    java -Dkeras_sr.testModel="$model_prop" -cp "$dir:$APP/src/test/resources:$junit:$hamcrest" \
+        org.junit.runner.JUnitCore "${classes[@]}" \
         || die "JUnit tests failed"
     [[ -n "$model_prop" ]] || echo "    (no model at $model: the real-.tflite metadata test was skipped)"
 }

@@ -53,15 +53,6 @@ final class GalleryStore {
     private GalleryStore() {
     }
 
-    /** "IMG_1234.HEIC" at x2 -> "IMG_1234_x2" (characters a file system may refuse become '_'). */
-    static String resultBaseName(String displayName, int scale) {
-        String base = displayName.replaceAll("\\.[A-Za-z0-9]{1,5}$", "").replaceAll("[\\\\/:*?\"<>|\\x00-\\x1f]", "_");
-        if (base.isEmpty()) {
-            base = "image";
-        }
-        return base + "_x" + scale;
-    }
-
     /**
      * Writes the PNG {@code png} ({@code width x height}) as {@code baseName.ext} in
      * {@code format}; returns its content URI (shareable). Below Android 10 this needs

@@ -78,7 +78,7 @@ final class ImageInput implements Closeable {
                 return in;
             }
         };
-        return open(displayName(resolver, uri), bytes, screenW, screenH);
+        return open(displayName(resolver, uri, "image"), bytes, screenW, screenH);
     }
 
     static ImageInput fromAsset(final Context context, final String path, int screenW, int screenH)
@@ -92,8 +92,11 @@ final class ImageInput implements Closeable {
         return open(path.substring(path.lastIndexOf('/') + 1), bytes, screenW, screenH);
     }
 
-    /** OpenableColumns.DISPLAY_NAME ("IMG_1234.jpg"), not the URI's last segment ("image:1234"). */
-    static String displayName(ContentResolver resolver, Uri uri) {
+    /**
+     * OpenableColumns.DISPLAY_NAME ("IMG_1234.jpg"), not the URI's last segment ("image:1234");
+     * {@code fallback} when the provider does not say.
+     */
+    static String displayName(ContentResolver resolver, Uri uri, String fallback) {
         Cursor c = null;
         try {
             c = resolver.query(uri, new String[] {OpenableColumns.DISPLAY_NAME}, null, null, null);
@@ -107,7 +110,7 @@ final class ImageInput implements Closeable {
                 c.close();
             }
         }
-        return "image";
+        return fallback;
     }
 
     private static ImageInput open(String name, Bytes bytes, int screenW, int screenH) throws IOException {

@@ -2,6 +2,7 @@ package org.keras_sr.demo;
 
 import android.Manifest;
 import android.app.Activity;
+import android.content.ClipData;
 import android.content.Intent;
 import android.content.pm.PackageManager;
 import android.net.Uri;
@@ -17,6 +18,8 @@ import android.widget.ProgressBar;
 import android.widget.Spinner;
 import android.widget.Switch;
 import android.widget.TextView;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The single screen: pick an image, choose the accelerator and output format, run, compare
@@ -26,11 +29,13 @@ import android.widget.TextView;
 public final class MainActivity extends Activity implements ScreenState.View {
     private static final int REQUEST_OPEN_IMAGE = 1;
     private static final int REQUEST_STORAGE_PERMISSION = 2;
+    private static final int REQUEST_OPEN_MODEL = 3;
     private static final String[] SAMPLES = {"astronaut.png", "coffee.png", "chelsea.png"};
     private static final String MIME_IMAGES = "image/*";
+    /** .tflite has no registered MIME type; providers report application/octet-stream or nothing. */
+    private static final String MIME_ANY = "*/*";
 
     private ScreenState state;
-    private boolean shareAfterPermission;
     private ZoomImageView imageView;
     private TextView statusView;
     private ProgressBar progressBar;
@@ -39,6 +44,9 @@ public final class MainActivity extends Activity implements ScreenState.View {
     private Spinner threadSpinner;
     private Spinner formatSpinner;
     private Spinner sampleSpinner;
+    private Spinner modelSpinner;
+    /** The custom model name the model menu was built for (it changes when one loads). */
+    private String modelMenuFor = "";
     private Switch compareSwitch;
     private Button openButton;
     private Button runButton;
@@ -58,6 +66,7 @@ public final class MainActivity extends Activity implements ScreenState.View {
         threadSpinner = (Spinner) findViewById(R.id.threads);
         formatSpinner = (Spinner) findViewById(R.id.format);
         sampleSpinner = (Spinner) findViewById(R.id.samples);
+        modelSpinner = (Spinner) findViewById(R.id.model);
         compareSwitch = (Switch) findViewById(R.id.compare);
         openButton = (Button) findViewById(R.id.open);
         runButton = (Button) findViewById(R.id.run);
@@ -74,7 +83,9 @@ public final class MainActivity extends Activity implements ScreenState.View {
         }
         setUpControls();
         state.attach(this);
-        if (fresh) {
+        // A shared image is opened once, when the app starts for it; a recreated Activity
+        // (savedInstanceState set) must not open or batch it again.
+        if (fresh && (savedInstanceState != null || !openShared(getIntent()))) {
             state.open(null, ScreenState.SAMPLES_DIR + "/" + SAMPLES[0]);
         }
     }
@@ -142,6 +153,7 @@ public final class MainActivity extends Activity implements ScreenState.View {
                 Intent intent = new Intent(Intent.ACTION_OPEN_DOCUMENT);
                 intent.addCategory(Intent.CATEGORY_OPENABLE);
                 intent.setType(MIME_IMAGES);
+                intent.putExtra(Intent.EXTRA_ALLOW_MULTIPLE, true);   // several: a batch
                 startActivityForResult(intent, REQUEST_OPEN_IMAGE);
             }
         });
@@ -169,17 +181,30 @@ public final class MainActivity extends Activity implements ScreenState.View {
         saveButton.setOnClickListener(new View.OnClickListener() {
             @Override
             public void onClick(View v) {
-                shareAfterPermission = false;
                 state.save(false);
             }
         });
         shareButton.setOnClickListener(new View.OnClickListener() {
             @Override
             public void onClick(View v) {
-                shareAfterPermission = true;
                 state.save(true);
             }
         });
+        modelSpinner.setOnItemSelectedListener(new Selection() {
+            @Override
+            void selected(int position) {
+                if (position == modelSpinner.getCount() - 1) {
+                    modelSpinner.setSelection(state.customModelActive ? 1 : 0);
+                    Intent intent = new Intent(Intent.ACTION_OPEN_DOCUMENT);
+                    intent.addCategory(Intent.CATEGORY_OPENABLE);
+                    intent.setType(MIME_ANY);
+                    startActivityForResult(intent, REQUEST_OPEN_MODEL);
+                } else {
+                    state.useCustomModel(position == 1);
+                }
+            }
+        });
+        updateModelMenu();
     }
 
     /** OnItemSelectedListener without the empty method, and ignoring programmatic echoes of no change. */
@@ -217,7 +242,10 @@ public final class MainActivity extends Activity implements ScreenState.View {
         acceleratorSpinner.setEnabled(!busy);
         threadSpinner.setEnabled(!busy);
         formatSpinner.setEnabled(!busy);
-        runButton.setEnabled(!busy && state.input != null);
+        runButton.setEnabled(state.canUpscale());
+        modelSpinner.setEnabled(!busy);
+        updateModelMenu();
+        modelSpinner.setSelection(state.customModelActive ? 1 : 0);
         boolean hasResult = !busy && state.result != null;
         saveButton.setEnabled(hasResult);
         shareButton.setEnabled(hasResult);
@@ -238,9 +266,78 @@ public final class MainActivity extends Activity implements ScreenState.View {
     @Override
     protected void onActivityResult(int requestCode, int resultCode, Intent data) {
         super.onActivityResult(requestCode, resultCode, data);
-        if (requestCode == REQUEST_OPEN_IMAGE && resultCode == RESULT_OK && data != null && data.getData() != null) {
-            state.open(data.getData(), null);
+        if (resultCode != RESULT_OK || data == null) {
+            return;
         }
+        if (requestCode == REQUEST_OPEN_IMAGE) {
+            List<Uri> uris = uris(data.getClipData());
+            if (uris.isEmpty() && data.getData() != null) {
+                uris.add(data.getData());
+            }
+            state.openBatch(uris);
+        } else if (requestCode == REQUEST_OPEN_MODEL && data.getData() != null) {
+            state.loadModel(data.getData());
+        }
+    }
+
+    /**
+     * Opens what another app shared (ACTION_SEND: one image; ACTION_SEND_MULTIPLE: a batch).
+     * Returns false when the intent is not a share (the launcher) so the caller shows a sample.
+     */
+    private boolean openShared(Intent intent) {
+        String action = intent == null ? null : intent.getAction();
+        if (!Intent.ACTION_SEND.equals(action) && !Intent.ACTION_SEND_MULTIPLE.equals(action)) {
+            return false;
+        }
+        // The framework copies EXTRA_STREAM into the ClipData (which carries the read grant);
+        // read both, the ClipData first, for senders that set only one of them.
+        List<Uri> uris = uris(intent.getClipData());
+        if (uris.isEmpty()) {
+            if (Intent.ACTION_SEND.equals(action)) {
+                Uri one = intent.getParcelableExtra(Intent.EXTRA_STREAM);
+                if (one != null) {
+                    uris.add(one);
+                }
+            } else {
+                ArrayList<Uri> many = intent.getParcelableArrayListExtra(Intent.EXTRA_STREAM);
+                if (many != null) {
+                    uris.addAll(many);
+                }
+            }
+        }
+        if (uris.isEmpty()) {
+            state.setStatus(getString(R.string.nothing_shared));
+            return true;
+        }
+        state.openBatch(uris);
+        return true;
+    }
+
+    private static List<Uri> uris(ClipData clip) {
+        List<Uri> out = new ArrayList<>();
+        for (int i = 0; clip != null && i < clip.getItemCount(); i++) {
+            Uri uri = clip.getItemAt(i).getUri();
+            if (uri != null) {
+                out.add(uri);
+            }
+        }
+        return out;
+    }
+
+    /** Model menu: built-in, the loaded custom model (if any), then "Load…". */
+    private void updateModelMenu() {
+        String custom = state.customModelName == null ? "" : state.customModelName;
+        if (modelSpinner.getAdapter() != null && custom.equals(modelMenuFor)) {
+            return;
+        }
+        modelMenuFor = custom;
+        List<String> items = new ArrayList<>();
+        items.add(getString(R.string.model_builtin));
+        if (!custom.isEmpty()) {
+            items.add(getString(R.string.model_custom, custom));
+        }
+        items.add(getString(R.string.model_load));
+        modelSpinner.setAdapter(adapter(items.toArray(new String[0])));
     }
 
     @Override
@@ -256,11 +353,7 @@ public final class MainActivity extends Activity implements ScreenState.View {
     @Override
     public void onRequestPermissionsResult(int requestCode, String[] permissions, int[] grantResults) {
         if (requestCode == REQUEST_STORAGE_PERMISSION) {
-            if (grantResults.length > 0 && grantResults[0] == PackageManager.PERMISSION_GRANTED) {
-                state.save(shareAfterPermission);
-            } else {
-                state.setStatus(getString(R.string.permission_denied));
-            }
+            state.onStoragePermission(grantResults.length > 0 && grantResults[0] == PackageManager.PERMISSION_GRANTED);
         }
     }
 

@@ -4,8 +4,11 @@ import android.content.Context;
 import android.net.Uri;
 import android.os.Handler;
 import android.os.Looper;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.keras_sr.demo.core.Batch;
 
 /**
  * Everything the screen shows and does, kept outside the Activity so that a configuration change
@@ -34,6 +37,8 @@ final class ScreenState {
     private View view;
 
     ImageInput input;
+    /** Where {@link #input} came from (null for a sample), so a batch does not reopen its first image. */
+    private Uri inputUri;
     SrSession.Result result;
     Uri savedUri;
     String status = "";
@@ -47,6 +52,15 @@ final class ScreenState {
     int threadIndex;
     GalleryStore.Format format = GalleryStore.Format.PNG;
     boolean showSr = true;
+    /** Images picked or shared together, waiting for Upscale; null for a single image. */
+    List<Uri> pendingBatch;
+    /** The batch being processed, or null. */
+    private Batch<Uri> batch;
+    /** Display name of the custom model that last passed the checks, or null. */
+    String customModelName;
+    boolean customModelActive;
+    /** What to do once the storage permission (Android 8-9) is granted. */
+    private Runnable afterPermission;
     private int screenW;
     private int screenH;
 
@@ -101,7 +115,33 @@ final class ScreenState {
         if (busy()) {
             return;
         }
-        status = "Opening " + (asset != null ? asset : "the image") + "…";
+        pendingBatch = null;
+        openThen(uri, asset, null);
+    }
+
+    /**
+     * Several images picked or shared together: the first is shown, and Upscale then runs each in
+     * turn and saves it to the gallery under its own name. One image is opened as usual.
+     */
+    void openBatch(List<Uri> uris) {
+        if (busy() || uris.isEmpty()) {
+            return;
+        }
+        if (uris.size() == 1) {
+            open(uris.get(0), null);
+            return;
+        }
+        pendingBatch = new ArrayList<>(uris);
+        openThen(uris.get(0), null, null);
+    }
+
+    boolean canUpscale() {
+        return !busy() && (input != null || pendingBatch != null);
+    }
+
+    /** Opens, then calls {@code then} (or, with null, shows the image and stops). */
+    private void openThen(final Uri uri, String asset, final SrSession.Callback<ImageInput> then) {
+        status = (batch != null ? batch.progressPrefix() : "") + "Opening " + (asset != null ? asset : "the image") + "…";
         running = true;
         progressTotal = 0;
         render();
@@ -113,32 +153,71 @@ final class ScreenState {
                     input.close();
                 }
                 input = in;
+                inputUri = uri;
                 result = null;
                 savedUri = null;
                 status = String.format(Locale.US, "%s: %d×%d (%.1f MP)%s", in.displayName, in.width, in.height,
                         in.width * (double) in.height / 1e6, in.orientation > 1 ? ", EXIF-rotated" : "");
-                render();
+                if (pendingBatch != null && then == null) {
+                    status += batchHint();
+                }
+                if (then != null) {
+                    then.onResult(in);
+                } else {
+                    render();
+                }
             }
 
             @Override
             public void onError(String message) {
                 running = false;
+                status = message + (pendingBatch != null && then == null ? batchHint() : "");
+                if (then != null) {
+                    then.onError(message);
+                } else {
+                    render();
+                }
+            }
+        });
+    }
+
+    private String batchHint() {
+        return String.format(Locale.US, "\n%d images selected: Upscale runs them one after another and saves each "
+                + "to Pictures/%s in the chosen format.", pendingBatch.size(), GalleryStore.ALBUM);
+    }
+
+    /** Upscales the image shown, or runs the pending batch. */
+    void upscale() {
+        if (!canUpscale()) {
+            return;
+        }
+        if (pendingBatch != null) {
+            startBatch();
+            return;
+        }
+        runUpscale(new SrSession.Callback<SrSession.Result>() {
+            @Override
+            public void onResult(SrSession.Result r) {
+                status = describe(r);
+                render();
+            }
+
+            @Override
+            public void onError(String message) {
                 status = message;
                 render();
             }
         });
     }
 
-    void upscale() {
-        if (busy() || input == null) {
-            return;
-        }
+    /** Runs {@link #input}; the result is stored before {@code then} is called. */
+    private void runUpscale(final SrSession.Callback<SrSession.Result> then) {
         running = true;
         progressDone = 0;
         progressTotal = 0;
         cancel = new AtomicBoolean(false);
-        status = "Running on " + accelerator.label + (accelerator == SuperResolver.Accelerator.CPU ? ""
-                : " (checking it against the CPU first)") + "…";
+        status = (batch != null ? batch.progressPrefix() : "") + "Running on " + accelerator.label
+                + (accelerator == SuperResolver.Accelerator.CPU ? "" : " (checking it against the CPU first)") + "…";
         render();
         final AtomicBoolean myCancel = cancel;
         session.upscale(input, accelerator, THREAD_CHOICES[threadIndex], myCancel, new SrSession.Progress() {
@@ -162,17 +241,95 @@ final class ScreenState {
                 result = r;
                 savedUri = null;
                 showSr = true;
-                status = describe(r);
-                render();
+                then.onResult(r);
             }
 
             @Override
             public void onError(String message) {
                 running = false;
-                status = message;
-                render();
+                then.onError(message);
             }
         });
+    }
+
+    private void startBatch() {
+        final List<Uri> uris = pendingBatch;
+        if (!storagePermission(new Runnable() {
+            @Override
+            public void run() {
+                startBatch();
+            }
+        })) {
+            return;
+        }
+        pendingBatch = null;
+        batch = new Batch<>(uris);
+        batchStep();
+    }
+
+    /**
+     * One image of the batch: open (unless it is already the input), upscale, save, then the
+     * next. A failure is recorded and the batch goes on; a cancel ends it.
+     */
+    private void batchStep() {
+        if (!batch.hasNext()) {
+            status = batch.summary(GalleryStore.ALBUM);
+            batch = null;
+            running = false;
+            render();
+            return;
+        }
+        final Uri uri = batch.next();
+        final SrSession.Callback<SrSession.Result> afterRun = new SrSession.Callback<SrSession.Result>() {
+            @Override
+            public void onResult(SrSession.Result r) {
+                r.baseName = batch.claimName(r.baseName);
+                saveThen(new SrSession.Callback<Uri>() {
+                    @Override
+                    public void onResult(Uri saved) {
+                        batch.saved(result.baseName + "." + format.extension);
+                        batchStep();
+                    }
+
+                    @Override
+                    public void onError(String message) {
+                        batchFailed(input.displayName, message);
+                    }
+                });
+            }
+
+            @Override
+            public void onError(String message) {
+                batchFailed(input.displayName, message);
+            }
+        };
+        if (input != null && uri.equals(inputUri)) {
+            runUpscale(afterRun);
+            return;
+        }
+        openThen(uri, null, new SrSession.Callback<ImageInput>() {
+            @Override
+            public void onResult(ImageInput in) {
+                if (batch.cancelled()) {
+                    batchStep();
+                } else {
+                    runUpscale(afterRun);
+                }
+            }
+
+            @Override
+            public void onError(String message) {
+                // Not opened, so there is no display name; the URI's last segment still tells which.
+                batchFailed(String.valueOf(uri.getLastPathSegment()), message);
+            }
+        });
+    }
+
+    private void batchFailed(String what, String message) {
+        if (!batch.cancelled()) {
+            batch.failed(what, message);   // a cancelled item is counted as not processed
+        }
+        batchStep();
     }
 
     void save(final boolean thenShare) {
@@ -185,18 +342,17 @@ final class ScreenState {
             }
             return;
         }
-        if (view != null && !view.ensureStoragePermission()) {
-            return;   // saved again from onRequestPermissionsResult
+        if (!storagePermission(new Runnable() {
+            @Override
+            public void run() {
+                save(thenShare);
+            }
+        })) {
+            return;
         }
-        saving = true;
-        cancel = new AtomicBoolean(false);
-        status = "Saving " + result.baseName + "." + format.extension + "…";
-        render();
-        session.save(result, format, cancel, new SrSession.Callback<Uri>() {
+        saveThen(new SrSession.Callback<Uri>() {
             @Override
             public void onResult(Uri uri) {
-                saving = false;
-                savedUri = uri;
                 status = "Saved " + result.baseName + "." + format.extension + " to Pictures/" + GalleryStore.ALBUM;
                 render();
                 if (thenShare && view != null) {
@@ -206,14 +362,99 @@ final class ScreenState {
 
             @Override
             public void onError(String message) {
-                saving = false;
                 status = message;
                 render();
             }
         });
     }
 
+    /** Saves {@link #result} in {@link #format}; {@link #savedUri} is set before {@code then} is called. */
+    private void saveThen(final SrSession.Callback<Uri> then) {
+        saving = true;
+        cancel = new AtomicBoolean(false);
+        status = (batch != null ? batch.progressPrefix() : "") + "Saving " + result.baseName + "." + format.extension + "…";
+        render();
+        session.save(result, format, cancel, new SrSession.Callback<Uri>() {
+            @Override
+            public void onResult(Uri uri) {
+                saving = false;
+                savedUri = uri;
+                then.onResult(uri);
+            }
+
+            @Override
+            public void onError(String message) {
+                saving = false;
+                then.onError(message);
+            }
+        });
+    }
+
+    /**
+     * True if saving may go ahead now; otherwise the Activity asks for the permission and
+     * {@link #onStoragePermission} runs {@code retry} once it is granted.
+     */
+    private boolean storagePermission(Runnable retry) {
+        if (view == null || view.ensureStoragePermission()) {
+            return true;
+        }
+        afterPermission = retry;
+        return false;
+    }
+
+    void onStoragePermission(boolean granted) {
+        Runnable retry = afterPermission;
+        afterPermission = null;
+        if (granted && retry != null) {
+            retry.run();
+        } else if (!granted) {
+            setStatus("Storage permission denied; nothing was saved.");
+        }
+    }
+
+    /** Loads a .tflite from storage for the following runs; a refused file leaves the model as it was. */
+    void loadModel(Uri uri) {
+        if (busy()) {
+            return;
+        }
+        running = true;
+        progressTotal = 0;
+        status = "Checking the model…";
+        render();
+        session.loadModel(uri, new SrSession.Callback<SrSession.LoadedModel>() {
+            @Override
+            public void onResult(SrSession.LoadedModel model) {
+                running = false;
+                customModelName = model.name;
+                customModelActive = true;
+                status = "Model: " + model.name + ": " + model.description + " (used from the next Upscale)";
+                render();
+            }
+
+            @Override
+            public void onError(String message) {
+                running = false;
+                status = message + "\nStill using " + (customModelActive ? customModelName : "the built-in model") + ".";
+                render();
+            }
+        });
+    }
+
+    /** Chooses between the built-in model and the last custom one that loaded. */
+    void useCustomModel(boolean custom) {
+        if (busy() || custom == customModelActive || (custom && customModelName == null)) {
+            return;
+        }
+        customModelActive = custom;
+        session.useCustomModel(custom);
+        status = "Model: " + (custom ? customModelName : "built-in") + " (used from the next Upscale)";
+        render();
+    }
+
     void cancel() {
+        if (batch != null) {
+            batch.cancel();
+        }
         if (cancel != null) {
             cancel.set(true);
             status = "Cancelling…";
@@ -228,6 +469,9 @@ final class ScreenState {
 
     /** The Activity is finishing for good (not a configuration change). */
     void close() {
+        if (batch != null) {
+            batch.cancel();
+        }
         if (cancel != null) {
             cancel.set(true);
         }

@@ -9,7 +9,9 @@ import android.os.Looper;
 import android.os.SystemClock;
 import java.io.File;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.Locale;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -22,7 +24,9 @@ import org.keras_sr.demo.core.BandCache;
 import org.keras_sr.demo.core.Bicubic;
 import org.keras_sr.demo.core.CropTee;
 import org.keras_sr.demo.core.MemoryPlan;
+import org.keras_sr.demo.core.ModelContract;
 import org.keras_sr.demo.core.ModelSpec;
+import org.keras_sr.demo.core.OutputNames;
 import org.keras_sr.demo.core.PixelSource;
 import org.keras_sr.demo.core.PngWriter;
 import org.keras_sr.demo.core.SrPipeline;
@@ -41,6 +45,14 @@ final class SrSession {
     private static final double MILLIS_PER_SECOND = 1e3;
     private static final double NANOS_PER_MILLI = 1e6;
     private static final String RESULTS_DIR = "results";
+    private static final String MODELS_DIR = "models";
+    private static final String CUSTOM_MODEL = "custom.tflite";
+    private static final String CANDIDATE_MODEL = "candidate.tflite";
+    /** sr-tool's models are well under 1 MB; this keeps a wrongly picked video from filling storage. */
+    static final long MAX_MODEL_BYTES = 64L << 20;
+    private static final int COPY_BUFFER = 1 << 16;
+    private static final byte[] TFLITE_IDENTIFIER = {'T', 'F', 'L', '3'};
+    private static final int IDENTIFIER_OFFSET = 4;
 
     interface Callback<T> {
         void onResult(T result);
@@ -56,6 +68,17 @@ final class SrSession {
     static final class Refusal extends IOException {
         Refusal(String message) {
             super(message);
+        }
+    }
+
+    /** A custom model that passed the checks. */
+    static final class LoadedModel {
+        final String name;          // display name, "my_x3.tflite"
+        final String description;   // "x3, RGB, halo 6, tiles 256x256"
+
+        LoadedModel(String name, String description) {
+            this.name = name;
+            this.description = description;
         }
     }
 
@@ -82,6 +105,11 @@ final class SrSession {
     private final Context context;
     private final ExecutorService worker = Executors.newSingleThreadExecutor();
     private final Handler main = new Handler(Looper.getMainLooper());
+    /** The last custom model that passed the checks, or null; worker thread only. */
+    private File customModel;
+    private String customModelName;
+    /** Whether runs use {@link #customModel} rather than the bundled one; worker thread only. */
+    private boolean useCustom;
 
     SrSession(Context context) {
         this.context = context.getApplicationContext();
@@ -141,7 +169,9 @@ final class SrSession {
         AcceleratedRunner.checkCancel(cancel);
         // The CPU interpreter first: it tells the model's scale and window, for the memory plan
         // and the probe, and it is the reference the accelerator is checked against.
-        final SuperResolver cpu = SuperResolver.create(context, SuperResolver.Accelerator.CPU, threads);
+        final File modelFile = useCustom ? customModel : null;
+        final String modelName = useCustom ? customModelName : "built-in model";
+        final SuperResolver cpu = SuperResolver.create(context, modelFile, SuperResolver.Accelerator.CPU, threads);
         final ModelSpec spec;
         final Result result = new Result();
         try {
@@ -166,7 +196,7 @@ final class SrSession {
 
             @Override
             public TileModel openAccelerated() throws Exception {
-                return SuperResolver.create(context, accelerator, 1);
+                return SuperResolver.create(context, modelFile, accelerator, 1);
             }
 
             @Override
@@ -194,7 +224,7 @@ final class SrSession {
         result.accelerator = outcome.accelerated ? accelerator : SuperResolver.Accelerator.CPU;
         result.fallbackReason = outcome.fallbackReason;
         result.probe = outcome.probe == null ? null : outcome.probe.toString();
-        result.modelDescription = spec.toString();
+        result.modelDescription = modelName + ": " + spec;
         result.threads = threads;
         result.modelMillis = ran[0].inferenceMillis();
         result.megapixelsPerSecond = (double) result.width * result.height / PIXELS_PER_MEGAPIXEL
@@ -211,7 +241,7 @@ final class SrSession {
         result.scale = s;
         result.width = input.width * s;
         result.height = input.height * s;
-        result.baseName = GalleryStore.resultBaseName(input.displayName, s);
+        result.baseName = OutputNames.baseName(input.displayName, s);
         result.cropped = result.width > CROP_SIDE || result.height > CROP_SIDE;
         int bandRows = spec.tileHeight + 2 * BandCache.MARGIN;
         int outBandRows = new SrPipeline(null, spec).maxBandRows(input.height);
@@ -314,6 +344,115 @@ final class SrSession {
                 }
             }
         });
+    }
+
+    /**
+     * Copies a .tflite the user picked into the app's files, checks it (keras_sr metadata through
+     * {@link ModelContract}, then a CPU interpreter, which checks the tensor types and shapes) and,
+     * if it passes, makes it the model of the following runs. A refused file changes nothing.
+     */
+    void loadModel(final Uri uri, final Callback<LoadedModel> callback) {
+        worker.execute(new Runnable() {
+            @Override
+            public void run() {
+                String name = ImageInput.displayName(context.getContentResolver(), uri, "the model file");
+                File dir = new File(context.getFilesDir(), MODELS_DIR);
+                File candidate = new File(dir, CANDIDATE_MODEL);
+                try {
+                    if (!dir.isDirectory() && !dir.mkdirs()) {
+                        throw new IOException("cannot create " + dir);
+                    }
+                    copyModel(uri, name, candidate);
+                    ModelContract.check(name, SuperResolver.mapFile(candidate));
+                    String description;
+                    SuperResolver probe = SuperResolver.create(context, candidate, SuperResolver.Accelerator.CPU, 1);
+                    try {
+                        description = probe.spec().toString();
+                    } finally {
+                        probe.close();
+                    }
+                    // Runs are on this thread, so no interpreter has the old file open; an
+                    // existing mapping would stay valid anyway.
+                    File target = new File(dir, CUSTOM_MODEL);
+                    if ((target.exists() && !target.delete()) || !candidate.renameTo(target)) {
+                        throw new IOException("cannot store the model in " + dir);
+                    }
+                    customModel = target;
+                    customModelName = name;
+                    useCustom = true;
+                    deliver(callback, new LoadedModel(name, description));
+                } catch (ModelContract.Refused | Refusal e) {
+                    fail(callback, e.getMessage());
+                } catch (IOException e) {
+                    fail(callback, "Cannot read " + name + ": " + e.getMessage());
+                } catch (RuntimeException | LinkageError e) {
+                    // SuperResolver's own checks (uint8 tensors, NHWC, input size) and TFLite's.
+                    fail(callback, name + " cannot be used: " + firstLine(e));
+                } finally {
+                    if (candidate.exists() && !candidate.delete()) {
+                        candidate.deleteOnExit();
+                    }
+                }
+            }
+        });
+    }
+
+    /** Switches between the bundled model and the last custom model that loaded. */
+    void useCustomModel(final boolean custom) {
+        worker.execute(new Runnable() {
+            @Override
+            public void run() {
+                useCustom = custom && customModel != null;
+            }
+        });
+    }
+
+    /** Copies the picked file whole (through a .part file), refusing non-TFLite and oversized files early. */
+    private void copyModel(Uri uri, String name, File target) throws IOException {
+        InputStream in = context.getContentResolver().openInputStream(uri);
+        if (in == null) {
+            throw new IOException("the provider returned no data");
+        }
+        AtomicOutput file = new AtomicOutput(target);
+        try {
+            // Check the identifier before copying megabytes of a picture or video picked by mistake.
+            byte[] head = new byte[IDENTIFIER_OFFSET + TFLITE_IDENTIFIER.length];
+            int got = 0;
+            for (int n; got < head.length && (n = in.read(head, got, head.length - got)) > 0; ) {
+                got += n;
+            }
+            if (got < head.length) {
+                throw new Refusal(name + " is too short to be a TFLite model.");
+            }
+            for (int i = 0; i < TFLITE_IDENTIFIER.length; i++) {
+                if (head[IDENTIFIER_OFFSET + i] != TFLITE_IDENTIFIER[i]) {
+                    throw new Refusal(name + " is not a TFLite model; load a .tflite made by sr-tool tflite --int8.");
+                }
+            }
+            OutputStream out = file.open();
+            out.write(head);
+            long total = head.length;
+            byte[] buf = new byte[COPY_BUFFER];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                total += n;
+                if (total > MAX_MODEL_BYTES) {
+                    throw new Refusal(String.format(Locale.US, "%s is larger than %d MB, far more than any "
+                            + "model sr-tool exports (the bundled one is about 20 KB); not loaded.", name, MAX_MODEL_BYTES >> 20));
+                }
+                out.write(buf, 0, n);
+            }
+            file.commit();
+        } catch (IOException | RuntimeException e) {
+            file.abort();
+            throw e;
+        } finally {
+            in.close();
+        }
+    }
+
+    private static String firstLine(Throwable e) {
+        String message = e.getMessage();
+        return message == null ? e.getClass().getSimpleName() : message.split("\n", 2)[0];
     }
 
     /** Stops the worker after what is queued (the interpreters are closed by each run). */

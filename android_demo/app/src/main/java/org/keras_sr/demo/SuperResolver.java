@@ -5,6 +5,7 @@ import android.content.res.AssetFileDescriptor;
 import android.os.Build;
 import android.util.Log;
 import java.io.Closeable;
+import java.io.File;
 import java.io.FileInputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -114,7 +115,18 @@ public final class SuperResolver implements TileModel, Closeable {
      * @throws RuntimeException (or LinkageError) if the accelerator is unavailable or rejects the model
      */
     public static SuperResolver create(Context context, Accelerator accelerator, int threads) throws IOException {
-        SuperResolver resolver = new SuperResolver(mapAsset(context, MODEL_ASSET), accelerator, threads);
+        return create(context, null, accelerator, threads);
+    }
+
+    /**
+     * As {@link #create(Context, Accelerator, int)}, with the model from {@code modelFile} (a
+     * custom model the user loaded, already checked by {@link org.keras_sr.demo.core.ModelContract}),
+     * or the bundled asset when it is null.
+     */
+    public static SuperResolver create(Context context, File modelFile, Accelerator accelerator, int threads)
+            throws IOException {
+        MappedByteBuffer buffer = modelFile == null ? mapAsset(context, MODEL_ASSET) : mapFile(modelFile);
+        SuperResolver resolver = new SuperResolver(buffer, accelerator, threads);
         try {
             resolver.openWith(accelerator);
         } catch (RuntimeException | LinkageError e) {
@@ -140,6 +152,16 @@ public final class SuperResolver implements TileModel, Closeable {
             }
         } finally {
             fd.close();
+        }
+    }
+
+    /** Memory-maps a model file; the mapping stays valid after the file is replaced or deleted. */
+    static MappedByteBuffer mapFile(File file) throws IOException {
+        FileInputStream in = new FileInputStream(file);
+        try {
+            return in.getChannel().map(FileChannel.MapMode.READ_ONLY, 0, file.length());
+        } finally {
+            in.close();
         }
     }
 
