@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from keras_sr.errors import UserError
-from keras_sr.runtime import SRModel, TFLiteSRModel, load_keras_sr_model, load_sr_model, read_metadata
+from keras_sr.metadata import read_metadata
+from keras_sr.runtime import SRModel, TFLiteSRModel, load_keras_sr_model, load_sr_model
 
 DEFAULT_SIZE = (540, 960)
 DEFAULT_RUNS = 10
@@ -71,8 +72,8 @@ def model_forms(path: Path, threads: int | None = None, compare: bool | None = N
 
     def converted(quantization: str) -> Callable[[], SRModel]:
         def load() -> SRModel:
-            from keras_sr.export import (add_metadata, calibration_images, calibration_patches,
-                                         convert, sr_metadata)
+            from keras_sr.export import calibration_images, calibration_patches, convert
+            from keras_sr.metadata import add_metadata, sr_metadata
             from keras_sr import archs
 
             plain = load_keras_sr_model(path)

@@ -37,7 +37,8 @@ class BundledFile:
 def bundled_files(folder: Path | None = None) -> list[BundledFile]:
     """Every ``*_int8.tflite`` in ``folder`` (default: :data:`PRETRAINED_DIR`), sorted by colors,
     scale and name."""
-    from keras_sr.runtime import _read_bytes, read_metadata
+    from keras_sr.metadata import read_metadata
+    from keras_sr.runtime import _read_bytes
 
     found = []
     for path in sorted(Path(folder or PRETRAINED_DIR).glob(f"*{INT8_SUFFIX}")):

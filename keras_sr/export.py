@@ -8,7 +8,7 @@ ends, CONV_2D (ReLU fused) or CONV_2D + PRELU, ADD and DEPTH_TO_SPACE. Its clip 
 saturation of the ADD, whose output is in pixel units, so the clip ops the converter emits are
 identities and are removed (:func:`keras_sr.flatbuf.drop_saturated_clip`). Calibration uses LR
 patches made like the training data (HR crop -> MATLAB bicubic downscale -> Y rounded to uint8,
-or RGB). Every file carries a ``keras_sr`` metadata entry (:data:`keras_sr.runtime.METADATA_NAME`)
+or RGB). Every file carries a ``keras_sr`` metadata entry (:mod:`keras_sr.metadata`)
 with scale, colors, input range and dtype, quantization, receptive radius, the ModelConfig and
 the package version, so that a model file is all that ``upscale`` and the Android app need.
 """
@@ -18,17 +18,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import json
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from keras_sr import __version__, flatbuf
+from keras_sr import flatbuf
 from keras_sr.config import Config
 from keras_sr.errors import UserError
 from keras_sr.files import atomic_path
-from keras_sr.runtime import METADATA_NAME, KerasSRModel, TFLiteSRModel, load_keras_sr_model
+from keras_sr.metadata import add_metadata, sr_metadata  # noqa: F401 (also imported from here)
+from keras_sr.runtime import KerasSRModel, TFLiteSRModel, load_keras_sr_model
 
 QUANTIZATIONS = ("int8", "fp16", "float32")
 CALIB_PATCH = 64  # LR pixels, as the training patches
@@ -217,32 +217,6 @@ def allowed_ops(config, quantization: str) -> frozenset:
                                         archs.family(config).INT8_OPS - {"QUANTIZE"})
 
 
-def sr_metadata(config: Config, quantization: str, qat_steps: int = 0) -> dict:
-    """The ``keras_sr`` metadata entry (read by :func:`keras_sr.runtime.read_metadata`); int8
-    files also record their quantization-aware fine-tuning steps (0: post-training only)."""
-    metadata = {"format": METADATA_NAME, "scale": config.scale, "colors": config.colors,
-                "input_range": [0, 255], "input_dtype": "uint8" if quantization == "int8" else "float32",
-                "quantization": quantization, "receptive_radius": config.receptive_radius,
-                "config": config.to_dict(), "version": __version__}
-    if quantization == "int8":
-        metadata["qat_steps"] = qat_steps
-    return metadata
-
-
-def add_metadata(content: bytes, metadata: dict) -> bytes:
-    """Append (or replace) the ``keras_sr`` entry of ``Model.metadata``: UTF-8 JSON in a buffer."""
-    schema = flatbuf.schema()
-    model = flatbuf.read(content)
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode("utf-8"), np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_NAME] + [entry]
-    return flatbuf.write(model)
-
-
 def model_ops(content: bytes) -> list[str]:
     """Builtin op names of the main subgraph, in execution order, read from the flatbuffer."""
     return flatbuf.content_op_names(content)
@@ -314,7 +288,7 @@ def quantization_report(float_model: KerasSRModel, content: bytes, images: list[
     against the float plain model, and of both against HR (shave = scale), on whole
     calibration images (at most :data:`REPORT_MAX_IMAGES`)."""
     from keras_sr.metrics import psnr_y, to_y
-    from keras_sr.runtime import read_metadata
+    from keras_sr.metadata import read_metadata
 
     tflite = TFLiteSRModel(content, read_metadata(content))
     to_float, float_hr, tflite_hr = [], [], []
@@ -413,7 +387,3 @@ def _fit(patch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
                                (0, max(0, min(w - patch.shape[1], patch.shape[1]))), (0, 0)),
                        mode="symmetric")
     return patch[:h, :w]
-
-
-def _name(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

@@ -207,7 +207,7 @@ class _Entry:
 def file_scale(content: bytes, source: str) -> int:
     """The upscaling factor: from the ``keras_sr`` metadata, else output/input height of a run
     at the file's own input shape (or 24x24 where that is dynamic)."""
-    from keras_sr.runtime import read_metadata
+    from keras_sr.metadata import read_metadata
 
     try:
         return int(read_metadata(content, source)["scale"])

@@ -108,7 +108,7 @@ def discover_models(models_dir: Path) -> list[BundledModel]:
     """Every model in ``models_dir``: each subfolder with a ``config.json`` is a run dir NAME,
     which needs ``NAME.keras`` and ``NAME_int8.tflite`` beside it. Sorted by scale, then name."""
     from keras_sr.config import CONFIG_FILE, load_config
-    from keras_sr.runtime import read_metadata
+    from keras_sr.metadata import read_metadata
 
     models_dir = Path(models_dir)
     if not models_dir.is_dir():

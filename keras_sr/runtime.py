@@ -6,14 +6,13 @@ the whole image at once (tiling for large images lives in :mod:`keras_sr.tiling`
 
 TFLite files run on LiteRT (``ai-edge-litert``), or on ``tflite-runtime`` when it is the only
 runtime installed; they carry their own description in a ``keras_sr`` metadata entry
-(:data:`METADATA_NAME`), read here from the flatbuffer without TensorFlow. Keras models run on
+(:mod:`keras_sr.metadata`), read from the flatbuffer without TensorFlow. Keras models run on
 TensorFlow, which is imported only when one is loaded.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,13 +21,7 @@ import numpy as np
 from keras_sr.errors import UserError, first_line
 from keras_sr.imresize import round_pixels
 
-METADATA_NAME = "keras_sr"
-TFLITE_IDENTIFIER = b"TFL3"
-
-# Field slots of the TFLite schema tables read by the metadata reader (vtable offset = 4 + 2 * i).
-_MODEL_BUFFERS, _MODEL_METADATA = 4, 6
-_METADATA_NAME, _METADATA_BUFFER = 0, 1
-_BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
+from keras_sr.metadata import read_metadata, sr_metadata  # noqa: F401 (read_metadata: also imported from here)
 
 
 class SRModel:
@@ -152,9 +145,7 @@ class KerasSRModel(SRModel):
         self.receptive_radius = config.receptive_radius
         self.kind = kind
         self.runtime = f"tensorflow {tf.__version__}"
-        self.metadata = {"format": METADATA_NAME, "scale": config.scale, "colors": config.colors,
-                         "input_range": [0, 255], "input_dtype": "float32", "quantization": "float32",
-                         "receptive_radius": config.receptive_radius, "config": config.to_dict()}
+        self.metadata = sr_metadata(config, "float32")
         # One traced graph for every image size (eager calls are several times slower).
         self._predict: Callable = tf.function(
             lambda x: model(x, training=False),
@@ -249,80 +240,6 @@ def runtime_name() -> str:
         return tflite_interpreter()[1]
     except UserError as exc:
         return f"none ({exc})"
-
-
-def read_metadata(content: bytes, source: str = "model") -> dict[str, Any]:
-    """The ``keras_sr`` metadata of a .tflite flatbuffer, as a dict.
-
-    Raises UserError when ``content`` is not a TFLite model or carries no SR metadata.
-    """
-    if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
-        raise UserError(f"{source}: not a TFLite model file")
-    try:
-        entries = dict(_metadata_entries(content))
-    except Exception as exc:  # a damaged flatbuffer can fail in many ways
-        raise UserError(f"{source}: damaged TFLite model file ({first_line(exc)})") from None
-    if METADATA_NAME not in entries:
-        raise UserError(f"{source}: not a keras_sr super-resolution model (no '{METADATA_NAME}' "
-                        f"metadata; export it with sr-tool tflite)")
-    try:
-        metadata = json.loads(entries[METADATA_NAME].decode("utf-8"))
-        if not isinstance(metadata, dict) or metadata.get("format") != METADATA_NAME:
-            raise ValueError("wrong format field")
-        _check_metadata_fields(metadata)
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, RecursionError) as exc:
-        raise UserError(f"{source}: invalid '{METADATA_NAME}' metadata ({first_line(exc)})") from None
-    return metadata
-
-
-# The metadata fields the runtime uses, with the values it can run (see keras_sr.limits).
-METADATA_FIELDS = {"scale": (2, 3, 4), "colors": (1, 3), "receptive_radius": range(1, 129)}
-
-
-def _check_metadata_fields(metadata: dict[str, Any]) -> None:
-    """Each field the runtime uses is an integer in its range (a file is untrusted input)."""
-    for key, allowed in METADATA_FIELDS.items():
-        value = metadata[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
-            shown = f"{allowed.start}..{allowed.stop - 1}" if isinstance(allowed, range) else allowed
-            raise ValueError(f"{key} must be an integer in {shown}, got {json.dumps(value)}")
-    if metadata.get("quantization", "float32") not in ("int8", "fp16", "float32"):
-        raise ValueError(f"unknown quantization {json.dumps(metadata.get('quantization'))}")
-
-
-def _metadata_entries(buf: bytes):
-    """Yield (name, bytes) for each entry of ``Model.metadata`` (a tiny flatbuffer reader,
-    so that reading metadata needs neither TensorFlow nor a generated schema)."""
-    from flatbuffers import encode, number_types, packer, table
-
-    root = table.Table(bytearray(buf), encode.Get(packer.uoffset, buf, 0))
-
-    def vector(tab: table.Table, slot: int) -> list[int]:
-        off = tab.Offset(4 + 2 * slot)
-        if not off:
-            return []
-        start = tab.Vector(off)
-        return [tab.Indirect(start + 4 * i) for i in range(tab.VectorLen(off))]
-
-    def scalar(tab: table.Table, slot: int, flags) -> int:
-        off = tab.Offset(4 + 2 * slot)
-        return tab.Get(flags, tab.Pos + off) if off else 0
-
-    buffers = vector(root, _MODEL_BUFFERS)
-    for pos in vector(root, _MODEL_METADATA):
-        entry = table.Table(root.Bytes, pos)
-        off = entry.Offset(4 + 2 * _METADATA_NAME)
-        name = entry.String(off + entry.Pos).decode("utf-8") if off else ""
-        buffer = table.Table(root.Bytes, buffers[scalar(entry, _METADATA_BUFFER, number_types.Uint32Flags)])
-        data_off = buffer.Offset(4 + 2 * _BUFFER_DATA)
-        if data_off:
-            start = buffer.Vector(data_off)
-            data = bytes(root.Bytes[start:start + buffer.VectorLen(data_off)])
-        else:  # models over 2 GB keep buffers after the flatbuffer
-            offset = scalar(buffer, _BUFFER_OFFSET, number_types.Uint64Flags)
-            size = scalar(buffer, _BUFFER_SIZE, number_types.Uint64Flags)
-            data = bytes(buf[offset:offset + size])
-        yield name, data
 
 
 def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:

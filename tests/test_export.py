@@ -62,7 +62,7 @@ def test_int8_metadata_round_trip_and_runtime(int8_file, run_dir, rng):
     path, report = int8_file
     meta = read_metadata(path.read_bytes())
     config = json.loads((run_dir / "config.json").read_text())
-    assert meta == {"format": "keras_sr", "scale": 2, "colors": 1, "input_range": [0, 255],
+    assert meta == {"format": "keras_sr", "schema": 1, "scale": 2, "colors": 1, "input_range": [0, 255],
                     "input_dtype": "uint8", "quantization": "int8", "receptive_radius": 3,
                     "config": config, "version": meta["version"], "qat_steps": 0}
     model = load_sr_model(path)
@@ -309,3 +309,24 @@ def test_bundled_int8_files_run_the_deploy_graph_without_clip_ops(path):
     (add,) = _ops(content, "ADD")
     assert _quantization(graph, add.outputs[0]) == ([1.0], [-128])
     assert sorted(_quantization(graph, i) for i in add.inputs) == [([1.0], [-128]), ([1.0], [0])]
+
+
+def test_metadata_schema_is_versioned():
+    """New files say their schema; files without it (all before) read as version 1; a newer
+    schema is refused in one line rather than misread."""
+    from keras_sr.config import ModelConfig
+    from keras_sr.metadata import SCHEMA_VERSION, SRMetadata
+
+    written = sr_metadata(ModelConfig(), "int8")
+    assert written["schema"] == SCHEMA_VERSION
+    assert SRMetadata.from_dict(written) == SRMetadata(2, 1, 6, "int8", SCHEMA_VERSION)
+    old = {k: v for k, v in written.items() if k != "schema"}
+    assert SRMetadata.from_dict(old).schema == 1
+    bundled = (PRETRAINED / "ecbsr_x2_m4c16_relu_y_int8.tflite").read_bytes()
+    assert "schema" not in read_metadata(bundled)  # written before the field existed, still read
+    for schema, message in [(SCHEMA_VERSION + 1, "newer than this keras_sr reads"), ("1", "positive integer")]:
+        with pytest.raises(ValueError, match=message):
+            SRMetadata.from_dict({**written, "schema": schema})
+    content = add_metadata(bundled, {**written, "schema": SCHEMA_VERSION + 1})
+    with pytest.raises(UserError, match="invalid 'keras_sr' metadata .*upgrade keras-sr"):
+        read_metadata(content)
