@@ -13,8 +13,10 @@
 #                      (default: keras_sr/pretrained/ecbsr_x2_m4c16_relu_y_int8.tflite)
 #   --abis LIST        comma-separated ABIs to package (default: arm64-v8a,armeabi-v7a,x86_64)
 #   --out PATH         where to write the APK (default: android_demo/build/keras_sr_demo-debug.apk)
-#   --test             also compile and run the JUnit tests (app/src/test/java), before building
-#   --test-only        run the JUnit tests and stop (no model needed)
+#   --test             also compile and run the JUnit tests (app/src/test/java), before building:
+#                      the pure-Java core, then the Activity under Robolectric
+#   --test-only        run the JUnit tests and stop (no model needed; the Robolectric tests
+#                      need aapt2 and android-framework-res, as the build does)
 #   --verify APK       only verify an existing APK
 #   -h, --help         this text
 # Environment: KERAS_SR_ANDROID_CACHE (downloads, Maven repository, debug key;
@@ -109,6 +111,14 @@ TFLITE_AARS=(
 # tensorflow-lite's own dependency (its POM): the public API classes.
 TFLITE_VERSION="${TFLITE_AARS[0]##*:}"
 TFLITE_AARS+=("org.tensorflow:tensorflow-lite-api:$TFLITE_VERSION")
+# Runs MainActivity on the JVM (testImplementation in app/build.gradle). Its Android runtime is
+# ANDROID_ALL (API 29, also what the app compiles against), instrumented as classes load, rather
+# than the matching ~150 MB android-all-instrumented jar: see robolectric.properties (sdk=29) and
+# Api29SdkProvider in app/src/test.
+ROBOLECTRIC="$(gradle_dependency org.robolectric:robolectric)"
+# Excluded as in app/build.gradle: the native graphics/SQLite runtime (154 MB), only for
+# GraphicsMode/SQLiteMode NATIVE; the tests use the default legacy modes and never load it.
+ROBOLECTRIC_EXCLUDED="org.robolectric:nativeruntime-dist-compat"
 
 # --- tools and downloads ---------------------------------------------------------------------
 
@@ -148,19 +158,102 @@ fetch() {  # fetch GROUP:ARTIFACT:VERSION[:TYPE] -> path of the cached file
     echo "$file"
 }
 
+# Resolves Robolectric and its transitive dependencies into the cached Maven repository and
+# prints their jars, colon-separated (AARs replaced by their classes.jar, unpacked under $2).
+# The list is cached in $CACHE and re-resolved only if a listed file is missing.
+robolectric_classpath() {  # robolectric_classpath POM_DIR AAR_DIR
+    local pom_dir="$1" aar_dir="$2" version="${ROBOLECTRIC##*:}"
+    local list="$CACHE/robolectric-$version.classpath" entry entries=() missing=0
+    if [[ -s "$list" ]]; then
+        IFS=: read -r -a entries <"$list" || true   # no final newline
+        for entry in "${entries[@]}"; do
+            [[ -f "$entry" ]] || missing=1
+        done
+    fi
+    if [[ ! -s "$list" || $missing = 1 ]]; then
+        echo "    resolving $ROBOLECTRIC" >&2
+        mkdir -p "$pom_dir"
+        cat >"$pom_dir/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>org.keras_sr</groupId><artifactId>robolectric-classpath</artifactId><version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>${ROBOLECTRIC%%:*}</groupId><artifactId>$(cut -d: -f2 <<<"$ROBOLECTRIC")</artifactId><version>$version</version>
+      <exclusions><exclusion>
+        <groupId>${ROBOLECTRIC_EXCLUDED%%:*}</groupId><artifactId>${ROBOLECTRIC_EXCLUDED##*:}</artifactId>
+      </exclusion></exclusions>
+    </dependency>
+  </dependencies>
+</project>
+POM
+        mvn -q -B -f "$pom_dir/pom.xml" -Dmaven.repo.local="$M2" "$DEPENDENCY_PLUGIN:build-classpath" \
+                -Dmdep.outputFile="$list.tmp" >"$CACHE/mvn.log" 2>&1 && [[ -s "$list.tmp" ]] \
+            || die "resolving $ROBOLECTRIC from Maven Central failed (see $CACHE/mvn.log)"
+        mv "$list.tmp" "$list"
+        IFS=: read -r -a entries <"$list" || true   # no final newline
+    fi
+    local jars=()
+    mkdir -p "$aar_dir"
+    for entry in "${entries[@]}"; do
+        if [[ "$entry" = *.aar ]]; then   # androidx.test's monitor and idling resource
+            mkdir -p "$aar_dir/$(basename "$entry" .aar)"
+            unzip -q -o "$entry" classes.jar -d "$aar_dir/$(basename "$entry" .aar)"
+            jars+=("$aar_dir/$(basename "$entry" .aar)/classes.jar")
+        else
+            jars+=("$entry")
+        fi
+    done
+    (IFS=:; echo "${jars[*]}")
+}
+
+# Downloads the TFLite AARs and unpacks each one's classes.jar and jni/ under DIR; sets tflite_jars.
+unpack_tflite() {  # unpack_tflite DIR
+    local dir="$1" coords aar name
+    tflite_jars=()
+    rm -rf "$dir" && mkdir -p "$dir"
+    for coords in "${TFLITE_AARS[@]}"; do
+        aar="$(fetch "$coords:aar")"
+        name="$(basename "$aar" .aar)"
+        mkdir -p "$dir/$name"
+        unzip -q -o "$aar" -d "$dir/$name" 'classes.jar' 'jni/*' 2>/dev/null || unzip -q -o "$aar" -d "$dir/$name" 'classes.jar'
+        tflite_jars+=("$dir/$name/classes.jar")
+    done
+}
+
+# aapt2 compile + link of the app's resources, manifest (with the package added) and assets
+# (without the model) into APK; R.java goes to DIR/gen. Used for the APK and for Robolectric.
+link_resources() {  # link_resources DIR APK
+    local dir="$1" apk="$2"
+    rm -rf "$dir/gen" "$dir/assets" && mkdir -p "$dir/gen" "$dir/assets" "$(dirname "$apk")"
+    aapt2 compile --dir "$APP/src/main/res" -o "$dir/res.zip"
+    # The source manifest leaves the package to the build (Gradle's namespace); add it here.
+    sed "s|<manifest |<manifest package=\"$PACKAGE\" |" "$APP/src/main/AndroidManifest.xml" >"$dir/AndroidManifest.xml"
+    cp -r "$APP/src/main/assets/." "$dir/assets/"
+    rm -f "$dir/assets/$MODEL_ASSET"
+    aapt2 link -o "$apk" -I "$FRAMEWORK_RES" --manifest "$dir/AndroidManifest.xml" \
+        --java "$dir/gen" --min-sdk-version "$MIN_SDK" --target-sdk-version "$TARGET_SDK" \
+        --version-code "$VERSION_CODE" --version-name "$VERSION_NAME" --debug-mode \
+        -A "$dir/assets" "$dir/res.zip" \
+        --warn-manifest-validation 2>&1 | grep -v "uses-native-library" >&2 || true
+    # <uses-native-library> (API 31, for the GPU delegate's OpenCL) is newer than this aapt2: it
+    # warns and keeps the element, which is what the device needs.
+    [[ -s "$apk" ]] || die "aapt2 link failed"
+}
+
 # --- JVM unit tests --------------------------------------------------------------------------
 
 run_unit_tests() {
-    step "JUnit tests (pure-Java classes, app/src/test/java)"
+    step "JUnit tests (pure-Java classes, app/src/test/java/.../core)"
     require_tools java javac mvn
-    local junit hamcrest dir="$BUILD/test-classes"
+    local junit hamcrest dir="$BUILD/test-classes" core="${PACKAGE//.//}/core"
     junit="$(fetch "$JUNIT")"
     hamcrest="$(fetch "$HAMCREST")"
     rm -rf "$dir" && mkdir -p "$dir"
-    # Only the android-free package is compiled: the tests must not need Android.
-    mapfile -t sources < <(find "$APP/src/main/java/${PACKAGE//.//}/core" "$APP/src/test/java" -name '*.java' | sort)
+    # Only the android-free package and its tests are compiled: they must not need Android.
+    mapfile -t sources < <(find "$APP/src/main/java/$core" "$APP/src/test/java/$core" -name '*.java' | sort)
     javac -encoding UTF-8 -source 8 -target 8 -Xlint:-options -d "$dir" -cp "$junit" "${sources[@]}"
-    mapfile -t classes < <(cd "$APP/src/test/java" && find . -name '*Test.java' | sed -e 's|^\./||' -e 's|\.java$||' -e 's|/|.|g' | sort)
+    mapfile -t classes < <(cd "$APP/src/test/java" && find "$core" -name '*Test.java' | sed -e 's|\.java$||' -e 's|/|.|g' | sort)
     local model_prop=""
     [[ -f "$model" ]] && model_prop="$model"
     # src/test/resources (the golden files from tools/make_android_golden.py) is on the classpath,
@@ -169,6 +262,47 @@ run_unit_tests() {
         org.junit.runner.JUnitCore "${classes[@]}" \
         || die "JUnit tests failed"
     [[ -n "$model_prop" ]] || echo "    (no model at $model: the real-.tflite metadata test was skipped)"
+    run_robolectric_tests "$dir" "$junit:$hamcrest"
+}
+
+# The Android-side tests (app/src/test/java outside core/): the real Activity on Robolectric, in
+# binary resources mode, reading the resources and assets aapt2 links here.
+run_robolectric_tests() {  # run_robolectric_tests CORE_CLASSES JUNIT_CLASSPATH
+    local core_classes="$1" junit_cp="$2" dir="$BUILD/robolectric" core="${PACKAGE//.//}/core"
+    step "Robolectric tests (MainActivity with a fake model, app/src/test/java outside core/)"
+    require_tools aapt2 unzip
+    [[ -f "$FRAMEWORK_RES" ]] || die "$FRAMEWORK_RES not found (apt-get install android-framework-res, or --install-deps)"
+    local android_jar robolectric_cp
+    android_jar="$(fetch "$ANDROID_ALL")"
+    rm -rf "$dir/classes" "$dir/config" && mkdir -p "$dir/classes" "$dir/config/com/android/tools"
+    robolectric_cp="$(robolectric_classpath "$dir/pom" "$dir/robolectric-aars")"
+    unpack_tflite "$dir/aars"
+    link_resources "$dir" "$dir/resources.apk"
+    # What the Android Gradle plugin writes for includeAndroidResources; Robolectric reads it from
+    # the classpath.
+    cat >"$dir/config/com/android/tools/test_config.properties" <<PROPS
+android_resource_apk=$dir/resources.apk
+android_merged_manifest=$dir/AndroidManifest.xml
+android_merged_assets=$dir/assets
+android_custom_package=$PACKAGE
+PROPS
+    # The app (but core/, compiled above) and its Android-side tests, for the JVM: not --release
+    # 8, as Robolectric's jars are Java 11 class files (android-all supplies no java.*).
+    mapfile -t sources < <(find "$APP/src/main/java" "$dir/gen" "$APP/src/test/java" -name '*.java' \
+        -not -path "*/$core/*" | sort)
+    local cp_str
+    cp_str="$(IFS=:; echo "$core_classes:$android_jar:${tflite_jars[*]}:$robolectric_cp:$junit_cp")"
+    javac -encoding UTF-8 -nowarn -d "$dir/classes" -cp "$cp_str" "${sources[@]}"
+    mapfile -t classes < <(cd "$APP/src/test/java" && find . -name '*Test.java' -not -path "./$core/*" \
+        | sed -e 's|^\./||' -e 's|\.java$||' -e 's|/|.|g' | sort)
+    # offline + dependency.dir: the SDK jar comes from $DEPS, nothing is downloaded at run time.
+    # C1 only: most of the time is Robolectric instrumenting and loading android-all once, which
+    # the optimising JIT does not pay back (about half the time on 2 cores).
+    java -XX:TieredStopAtLevel=1 -Drobolectric.offline=true -Drobolectric.dependency.dir="$DEPS" \
+        -Drobolectric.usePreinstrumentedJars=false \
+        -cp "$dir/classes:$dir/config:$APP/src/test/resources:$cp_str" \
+        org.junit.runner.JUnitCore "${classes[@]}" \
+        || die "Robolectric tests failed"
 }
 
 # --- build -----------------------------------------------------------------------------------
@@ -184,31 +318,14 @@ build_apk() {
     local android_jar dx_jar
     android_jar="$(fetch "$ANDROID_ALL")"
     dx_jar="$(fetch "$DX")"
-    local aar_dir="$BUILD/aars" classpath=() coords aar name
-    rm -rf "$BUILD/apk" "$BUILD/classes" "$BUILD/gen" "$BUILD/assets" "$BUILD/model" "$aar_dir"
-    mkdir -p "$BUILD/apk" "$BUILD/classes" "$BUILD/gen" "$BUILD/assets" "$aar_dir"
-    for coords in "${TFLITE_AARS[@]}"; do
-        aar="$(fetch "$coords:aar")"
-        name="$(basename "$aar" .aar)"
-        mkdir -p "$aar_dir/$name"
-        unzip -q -o "$aar" -d "$aar_dir/$name" 'classes.jar' 'jni/*' 2>/dev/null || unzip -q -o "$aar" -d "$aar_dir/$name" 'classes.jar'
-        classpath+=("$aar_dir/$name/classes.jar")
-    done
+    local aar_dir="$BUILD/aars" classpath=()
+    rm -rf "$BUILD/apk" "$BUILD/classes" "$BUILD/model"
+    mkdir -p "$BUILD/apk" "$BUILD/classes"
+    unpack_tflite "$aar_dir"
+    classpath=("${tflite_jars[@]}")
 
     step "aapt2 compile + link (package $PACKAGE, minSdk $MIN_SDK, targetSdk $TARGET_SDK)"
-    aapt2 compile --dir "$APP/src/main/res" -o "$BUILD/res.zip"
-    # The source manifest leaves the package to the build (Gradle's namespace); add it here.
-    sed "s|<manifest |<manifest package=\"$PACKAGE\" |" "$APP/src/main/AndroidManifest.xml" >"$BUILD/AndroidManifest.xml"
-    cp -r "$APP/src/main/assets/." "$BUILD/assets/"
-    rm -f "$BUILD/assets/$MODEL_ASSET"
-    aapt2 link -o "$BUILD/apk/base.apk" -I "$FRAMEWORK_RES" --manifest "$BUILD/AndroidManifest.xml" \
-        --java "$BUILD/gen" --min-sdk-version "$MIN_SDK" --target-sdk-version "$TARGET_SDK" \
-        --version-code "$VERSION_CODE" --version-name "$VERSION_NAME" --debug-mode \
-        -A "$BUILD/assets" "$BUILD/res.zip" \
-        --warn-manifest-validation 2>&1 | grep -v "uses-native-library" >&2 || true
-    # <uses-native-library> (API 31, for the GPU delegate's OpenCL) is newer than this aapt2: it
-    # warns and keeps the element, which is what the device needs.
-    [[ -s "$BUILD/apk/base.apk" ]] || die "aapt2 link failed"
+    link_resources "$BUILD" "$BUILD/apk/base.apk"
 
     step "javac (Java 8 bytecode, against $(basename "$android_jar"))"
     mapfile -t sources < <(find "$APP/src/main/java" "$BUILD/gen" -name '*.java' | sort)

@@ -119,7 +119,7 @@ final class SrSession {
         worker.execute(new Runnable() {
             @Override
             public void run() {
-                deliver(callback, SuperResolver.defaultAccelerator());
+                deliver(callback, ModelFactory.get().defaultAccelerator());
             }
         });
     }
@@ -171,7 +171,8 @@ final class SrSession {
         // and the probe, and it is the reference the accelerator is checked against.
         final File modelFile = useCustom ? customModel : null;
         final String modelName = useCustom ? customModelName : "built-in model";
-        final SuperResolver cpu = SuperResolver.create(context, modelFile, SuperResolver.Accelerator.CPU, threads);
+        final ModelFactory models = ModelFactory.get();
+        final ModelFactory.Model cpu = models.open(context, modelFile, SuperResolver.Accelerator.CPU, threads);
         final ModelSpec spec;
         final Result result = new Result();
         try {
@@ -186,7 +187,7 @@ final class SrSession {
         final int cropY = (result.height - cropH(result)) / 2;
         final File target = new File(resultsDir(), result.baseName + ".png");
         final ArgbImage[] crop = new ArgbImage[1];
-        final SuperResolver[] ran = new SuperResolver[1];
+        final ModelFactory.Model[] ran = new ModelFactory.Model[1];
         long start = SystemClock.elapsedRealtimeNanos();
         AcceleratedRunner.Backends backends = new AcceleratedRunner.Backends() {
             @Override
@@ -196,7 +197,7 @@ final class SrSession {
 
             @Override
             public TileModel openAccelerated() throws Exception {
-                return SuperResolver.create(context, modelFile, accelerator, 1);
+                return models.open(context, modelFile, accelerator, 1);
             }
 
             @Override
@@ -206,13 +207,13 @@ final class SrSession {
 
             @Override
             public void close(TileModel model) {
-                ((SuperResolver) model).close();
+                ((ModelFactory.Model) model).close();
             }
         };
         AcceleratedRunner.Job job = new AcceleratedRunner.Job() {
             @Override
             public void run(TileModel model) throws Exception {
-                ran[0] = (SuperResolver) model;
+                ran[0] = (ModelFactory.Model) model;
                 ran[0].resetTiming();
                 crop[0] = writePng(input, model, spec, target, bandRows, cropX, cropY, result, progress, cancel);
             }
@@ -365,7 +366,7 @@ final class SrSession {
                     copyModel(uri, name, candidate);
                     ModelContract.check(name, SuperResolver.mapFile(candidate));
                     String description;
-                    SuperResolver probe = SuperResolver.create(context, candidate, SuperResolver.Accelerator.CPU, 1);
+                    ModelFactory.Model probe = ModelFactory.get().open(context, candidate, SuperResolver.Accelerator.CPU, 1);
                     try {
                         description = probe.spec().toString();
                     } finally {

@@ -26,7 +26,8 @@ import org.tensorflow.lite.nnapi.NnApiDelegate;
 
 /**
  * Owns the TFLite interpreter and its delegate on one accelerator: creation, running one window
- * and closing. Everything TFLite lives here; the rest of the app only sees {@link TileModel}.
+ * and closing. Everything TFLite lives here; the rest of the app only sees
+ * {@link ModelFactory.Model} (a {@link TileModel}).
  * It never switches accelerator by itself: whether an accelerator is trusted, and the re-run on
  * the CPU after a failure, are decided for the whole image by
  * {@link org.keras_sr.demo.core.AcceleratedRunner}.
@@ -34,7 +35,7 @@ import org.tensorflow.lite.nnapi.NnApiDelegate;
  * <p>Not thread-safe: create, run and close it on one worker thread (the GPU delegate requires
  * that its interpreter is used on the thread that created it).
  */
-public final class SuperResolver implements TileModel, Closeable {
+public final class SuperResolver implements ModelFactory.Model, Closeable {
     private static final String TAG = "SuperResolver";
     /** Asset name of the model; stored uncompressed so it can be memory-mapped. */
     public static final String MODEL_ASSET = "model.tflite";
