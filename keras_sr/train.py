@@ -656,6 +656,36 @@ def train(config: Config | None, options: TrainOptions | None, run_dir: Path,
         raise
 
 
+def _interrupts_between_steps():
+    """A context in which Ctrl-C and SIGTERM only set a flag (a second one interrupts at once):
+    the training loop checks it between steps, so an interrupt never lands between a weight
+    update and its log row. Outside the main thread (no signal handlers there) it does nothing."""
+    import contextlib
+    import signal
+    import threading
+
+    @contextlib.contextmanager
+    def deferred():
+        if threading.current_thread() is not threading.main_thread():
+            yield lambda: False
+            return
+        flag = threading.Event()
+
+        def handler(signum, frame):
+            if flag.is_set():
+                raise KeyboardInterrupt
+            flag.set()
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield flag.is_set
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    return deferred()
+
+
 def _per_worker_batches(strategy, train_set, config, options, first: int):
     """The multi-worker input: each worker samples its own patches (seed + its pipeline id),
     batched per replica, ``steps`` batches for each of its replicas (stateless per-step seeds, so
@@ -738,6 +768,30 @@ def _train_loop(config, options, run_dir: Path, resume: bool, reporter, notes, n
             raise UserError(f"{run_dir}: cannot write the checkpoint at step {at} ({reason}); "
                             f"{kept}") from None
 
+    def one_step(lr_batch, hr_batch, step, rate, psnr, t_start):
+        """One step and its bookkeeping (log, progress, validation, checkpoint); an interrupt
+        waits until it is done, so the weights, the log and the checkpoints agree."""
+        loss = float(train_step(lr_batch, hr_batch))
+        if not math.isfinite(loss):
+            good = manager.latest_checkpoint
+            kept = f"the last good checkpoint ({good}) is kept" if good else "no checkpoint was written"
+            raise UserError(f"loss became {loss} at step {step + 1}; stopped, {kept}. "
+                            "Lower --lr or check the data")
+        step += 1
+        log.add_step(step, loss, float(schedule(step - 1)))
+        if t_start is None:  # the first step includes tracing: time from the second on
+            t_start = time.perf_counter()
+        else:
+            rate = (step - first - 1) / (time.perf_counter() - t_start)
+        reporter.update(step, loss, rate)
+        if val_pairs and (step % options.validate_every == 0 or step == options.steps):
+            psnr = validate(model, val_pairs, config.scale)
+            log.add_val(step, psnr)
+            reporter.note(f"step {step}: val PSNR-Y {psnr:.3f} dB")
+        if step % options.ckpt_every == 0 or step == options.steps:
+            save_checkpoint(step)
+        return step, loss, rate, psnr, t_start
+
     try:
         if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             dataset = _per_worker_batches(strategy, train_set, config, options, first)
@@ -749,26 +803,11 @@ def _train_loop(config, options, run_dir: Path, resume: bool, reporter, notes, n
                 dataset = strategy.experimental_distribute_dataset(dataset)
         train_step = make_train_step(model, optimizer, strategy, options.fft_weight, options.jit)
         reporter.start(first, options.steps)
-        for lr_batch, hr_batch in dataset:
-            loss = float(train_step(lr_batch, hr_batch))
-            if not math.isfinite(loss):
-                good = manager.latest_checkpoint
-                kept = f"the last good checkpoint ({good}) is kept" if good else "no checkpoint was written"
-                raise UserError(f"loss became {loss} at step {step + 1}; stopped, {kept}. "
-                                "Lower --lr or check the data")
-            step += 1
-            log.add_step(step, loss, float(schedule(step - 1)))
-            if t_start is None:  # the first step includes tracing: time from the second on
-                t_start = time.perf_counter()
-            else:
-                rate = (step - first - 1) / (time.perf_counter() - t_start)
-            reporter.update(step, loss, rate)
-            if val_pairs and (step % options.validate_every == 0 or step == options.steps):
-                psnr = validate(model, val_pairs, config.scale)
-                log.add_val(step, psnr)
-                reporter.note(f"step {step}: val PSNR-Y {psnr:.3f} dB")
-            if step % options.ckpt_every == 0 or step == options.steps:
-                save_checkpoint(step)
+        with _interrupts_between_steps() as interrupted:
+            for lr_batch, hr_batch in dataset:
+                step, loss, rate, psnr, t_start = one_step(lr_batch, hr_batch, step, rate, psnr, t_start)
+                if interrupted():
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM through the CLI: keep what was trained
         if step > saved[0]:  # also when the signal cut a regular checkpoint short
             save_checkpoint(step)
