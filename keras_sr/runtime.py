@@ -193,32 +193,6 @@ def load_keras_sr_model(path: Path, training_time: bool = False) -> KerasSRModel
     return KerasSRModel(plain, config, "float keras")
 
 
-def plain_config(plain) -> Any:
-    """Read a :class:`ModelConfig` back from a plain model's layers (``conv_i``, ``act_i``,
-    ``depth_to_space``). Training-only fields (with_idt, depth_multiplier) keep their defaults."""
-    from keras_sr.blocks import DepthToSpace
-    from keras_sr.config import ModelConfig
-
-    convs = []
-    while True:
-        try:
-            convs.append(plain.get_layer(f"conv_{len(convs)}"))
-        except ValueError:
-            break
-    try:
-        d2s = plain.get_layer("depth_to_space")
-    except ValueError:
-        d2s = None
-    if len(convs) < 2 or not isinstance(d2s, DepthToSpace):
-        raise UserError(f"model {plain.name!r} is not a plain keras_sr network (conv_i, depth_to_space)")
-    colors = int(plain.input_shape[-1])
-    has_prelu = any(layer.name.startswith("act_") for layer in plain.layers)
-    fused = convs[0].get_config().get("activation")
-    act_type = "prelu" if has_prelu else ("relu" if fused == "relu" else "none")
-    return ModelConfig(scale=d2s.block_size, num_blocks=len(convs) - 2,
-                       channels=convs[0].filters - colors, colors=colors, act_type=act_type)
-
-
 def tflite_interpreter() -> tuple[type, str]:
     """The TFLite interpreter class and the runtime's name: LiteRT, else tflite-runtime."""
     errors = []

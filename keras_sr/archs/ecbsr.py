@@ -7,6 +7,7 @@ The network, its fold and its deploy form live in :mod:`keras_sr.models` and
 from __future__ import annotations
 
 from keras_sr.config import ModelConfig
+from keras_sr.errors import UserError
 
 # Full-int8 ops: the convs, PReLU, the residual's ADD, depth-to-space, and the uint8<->int8
 # QUANTIZE at each end (the clip is dropped: the int8 saturation is the clip).
@@ -37,9 +38,28 @@ def is_plain(plain) -> bool:
 
 
 def plain_config(plain) -> ModelConfig:
-    from keras_sr.runtime import plain_config as ecbsr_plain_config
+    """Read a :class:`ModelConfig` back from a plain model's layers (``conv_i``, ``act_i``,
+    ``depth_to_space``). Training-only fields (with_idt, depth_multiplier) keep their defaults."""
+    from keras_sr.blocks import DepthToSpace
 
-    return ecbsr_plain_config(plain)
+    convs = []
+    while True:
+        try:
+            convs.append(plain.get_layer(f"conv_{len(convs)}"))
+        except ValueError:
+            break
+    try:
+        d2s = plain.get_layer("depth_to_space")
+    except ValueError:
+        d2s = None
+    if len(convs) < 2 or not isinstance(d2s, DepthToSpace):
+        raise UserError(f"model {plain.name!r} is not a plain keras_sr network (conv_i, depth_to_space)")
+    colors = int(plain.input_shape[-1])
+    has_prelu = any(layer.name.startswith("act_") for layer in plain.layers)
+    fused = convs[0].get_config().get("activation")
+    act_type = "prelu" if has_prelu else ("relu" if fused == "relu" else "none")
+    return ModelConfig(scale=d2s.block_size, num_blocks=len(convs) - 2,
+                       channels=convs[0].filters - colors, colors=colors, act_type=act_type)
 
 
 def pin_int8(content: bytes) -> bytes:
