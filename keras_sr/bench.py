@@ -40,7 +40,7 @@ def time_model(model: SRModel, lr: np.ndarray, runs: int = DEFAULT_RUNS, warmup:
                name: str = "") -> BenchResult:
     """Time ``model(lr)`` (whole image): ``warmup`` untimed calls, then ``runs`` timed ones."""
     if runs < 1 or warmup < 0:
-        raise UserError("--runs must be >= 1 and --warmup >= 0")
+        raise UserError("runs must be >= 1 and warmup >= 0", params=("runs", "warmup"))
     for _ in range(warmup):
         model(lr)
     times = []
@@ -68,11 +68,13 @@ def model_forms(path: Path, threads: int | None = None, compare: bool | None = N
     if not compare:
         return [(path.name, lambda: load_sr_model(path, threads))]
     if not keras_like:
-        raise UserError(f"{path}: --compare needs a run directory or a .keras file (it converts it)")
+        raise UserError(f"{path}: compare needs a run directory or a .keras file (it converts it)",
+                        params=("compare",))
 
     def converted(quantization: str) -> Callable[[], SRModel]:
         def load() -> SRModel:
-            from keras_sr.export import calibration_images, calibration_patches, convert
+            from keras_sr.export import convert
+            from keras_sr.int8 import calibration_images, calibration_patches
             from keras_sr.metadata import add_metadata, sr_metadata
             from keras_sr import archs
 
@@ -101,8 +103,8 @@ def bench(paths: list[Path], size: tuple[int, int] = DEFAULT_SIZE, threads: int 
 
     _check_threads(threads)
     if size[0] * size[1] > MAX_BENCH_PIXELS:
-        raise UserError(f"--size {size[0]}x{size[1]}: bench runs the whole image at once, "
-                        f"at most {MAX_BENCH_PIXELS:,} pixels")
+        raise UserError(f"size {size[0]}x{size[1]}: bench runs the whole image at once, "
+                        f"at most {MAX_BENCH_PIXELS:,} pixels", params=("size",))
     forms = [form for path in paths for form in model_forms(path, threads, compare)]
     return bench_forms(forms, size, threads, runs, warmup, on_result)
 

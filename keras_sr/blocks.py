@@ -70,6 +70,38 @@ class Conv3x3Branch(_Branch):
         return tf.convert_to_tensor(self.kernel), tf.convert_to_tensor(self.bias)
 
 
+class SmallConvBranch(_Branch):
+    """A ``kh x kw`` convolution with each side 1 or 3 (RepRFN's 3x1, 1x3 and 1x1 branches).
+
+    SAME padding pads a side of 3 by one pixel and a side of 1 by none, so the kernel
+    zero-padded to 3x3 around its centre is the same convolution, borders included.
+    """
+
+    def __init__(self, out_channels: int, kernel_size: tuple[int, int], **kwargs):
+        super().__init__(out_channels, **kwargs)
+        if len(kernel_size) != 2 or not set(kernel_size) <= {1, 3}:
+            raise ValueError(f"kernel_size must be two sides of 1 or 3, got {kernel_size}")
+        self.kernel_size = tuple(kernel_size)
+
+    def build(self, input_shape) -> None:
+        cin = int(input_shape[-1])
+        self.kernel = self.add_weight("kernel", (*self.kernel_size, cin, self.out_channels),
+                                      initializer="glorot_uniform")
+        self.bias = self.add_weight("bias", (self.out_channels,), initializer="zeros")
+        super().build(input_shape)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return _conv(x, self.kernel) + self.bias
+
+    def rep_params(self) -> tuple[tf.Tensor, tf.Tensor]:
+        pad_h, pad_w = ((3 - side) // 2 for side in self.kernel_size)
+        kernel = tf.pad(self.kernel, [[pad_h, pad_h], [pad_w, pad_w], [0, 0], [0, 0]])
+        return kernel, tf.convert_to_tensor(self.bias)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "kernel_size": self.kernel_size}
+
+
 class Conv1x1Conv3x3Branch(_Branch):
     """Branch 2: 1x1 convolution to ``int(out * depth_multiplier)`` channels, then 3x3."""
 

@@ -84,4 +84,4 @@ def bundled_for_scale(scale: int, folder: Path | None = None) -> Path:
     for file in bundled_files(folder):
         if file.short_name == f"x{scale}":
             return file.path
-    raise UserError(f"no bundled x{scale} model; pass one with --model")
+    raise UserError(f"no bundled x{scale} model; pass one as model", params=("model",))

@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from keras_sr import __version__
+from keras_sr.config import BENCHMARK_CONFIGS
 from keras_sr.errors import UserError
 
 # What an option takes, in words, in --help (typer would print Python types: <list[Path]>).
@@ -121,11 +122,14 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def command(func=None, *, name: str | None = None):
+def command(func=None, *, name: str | None = None, flags: dict[str, str] | None = None):
     """Register ``func`` as a command (named ``name``, else after the function); turn UserError
-    into a one-line message and exit 2."""
+    into a one-line message in this command's terms (:func:`_flag_names`, plus ``flags``: library
+    parameter -> what the user typed, where the names differ) and exit 2."""
     if func is None:
-        return functools.partial(command, name=name)
+        return functools.partial(command, name=name, flags=flags)
+
+    names = {**_flag_names(func), **(flags or {})}
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -135,7 +139,7 @@ def command(func=None, *, name: str | None = None):
         try:
             return func(*args, **kwargs)
         except UserError as exc:
-            _fail(str(exc))
+            _fail(exc.in_terms_of(names))
         except ModuleNotFoundError as exc:
             if (exc.name or "").split(".")[0] not in TENSORFLOW_MODULES:
                 raise
@@ -146,6 +150,23 @@ def command(func=None, *, name: str | None = None):
 
     wrapper.__doc__ = _reflow(func.__doc__)
     return app.command(name)(wrapper)
+
+
+def _flag_names(func) -> dict[str, str]:
+    """A command's parameters by their Python name: options as their long flag (``qat_steps``
+    -> ``--qat-steps``, or the one declared), arguments as their metavar (``model`` -> ``MODEL``)."""
+    names = {}
+    for name, hint in typing.get_type_hints(func, include_extras=True).items():
+        for info in getattr(hint, "__metadata__", ()):
+            if isinstance(info, typer.models.OptionInfo):
+                # In Annotated form typer takes a leading "-o" as the default's slot; of a
+                # "--compare/--no-compare" pair the flag is the first.
+                decls = [d.split("/")[0] for d in (info.default, *(info.param_decls or ()))
+                         if isinstance(d, str) and d.startswith("--")]
+                names[name] = max(decls, key=len) if decls else "--" + name.replace("_", "-")
+            elif isinstance(info, typer.models.ArgumentInfo):
+                names[name] = info.metavar or name.upper()
+    return names
 
 
 def _reflow(doc: str | None) -> str | None:
@@ -271,9 +292,12 @@ def train(
         "--data", help="Folder of HR training images (PNG/JPEG/BMP); repeat for more.")] = None,
     scale: Annotated[int, typer.Option(help="Upscaling factor: 2, 3 or 4.")] = 2,
     preset: Annotated[str, typer.Option(
-        help="Architecture: an ECBSR preset (m4c8, m4c16, m4c32, m10c32, m16c64) or an eSR name "
-             "in the paper's form (eSR-MAX_K7_C4, eSR-TM_K7_C4, eSR-TR_K5_C2: kernel K, channels C).")] = "m4c16",
-    act: Annotated[str, typer.Option(help="Activation: relu, prelu or none.")] = "relu",
+        help="Architecture: an ECBSR preset (m4c8, m4c16, m4c32, m10c32, m16c64), an eSR name "
+             "in the paper's form (eSR-MAX_K7_C4, eSR-TM_K7_C4, eSR-TR_K5_C2: kernel K, channels C), "
+             "or RepRFN: reprfn (the paper's, RepRFN-B4C48), reprfn-s (phone-sized, RepRFN-B2C32) "
+             "or RepRFN-BnCm (n RepRFBs, m channels).")] = "m4c16",
+    act: Annotated[str, typer.Option(help="Activation: relu, prelu or none (ECBSR; RepRFN's is "
+                                          "LeakyReLU(0.05)).")] = "relu",
     colors: Annotated[int, typer.Option(help="1 = Y channel, 3 = RGB.")] = 1,
     steps: Annotated[Optional[int], typer.Option(help="Total training steps (default 5000: about +1.4 dB over bicubic for x2 on T91, "
              "minutes on a CPU; the bundled models trained for 130k; with --resume, a new total).")] = None,
@@ -295,7 +319,7 @@ def train(
         help="Train the five ECB branches as written (slow) instead of collapsed.")] = False,
     jit: Annotated[bool, typer.Option(help="XLA-compile the training step.")] = False,
 ) -> None:
-    """Train an ECBSR or eSR network on folders of HR images (bicubic LR made on the fly, cached)."""
+    """Train an ECBSR, eSR or RepRFN network on folders of HR images (bicubic LR made on the fly, cached)."""
     from keras_sr.config import preset_config
     from keras_sr.train import ProgressReporter, TrainOptions
     from keras_sr.train import train as train_run
@@ -397,7 +421,7 @@ def _print_eval(report, per_image: bool) -> None:
             console.print(t)
 
 
-@command
+@command(flags={"quantization int8": "--int8"})
 def tflite(
     model: Annotated[Path, typer.Argument(help="Run directory (folded in memory) or folded .keras file.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the .tflite file.")],
@@ -457,7 +481,7 @@ def tflite(
     typer.echo(f"wrote {output}")
 
 
-@command
+@command(flags={"format": "--format"})
 def upscale(
     inputs: Annotated[list[Path], typer.Argument(help="Image files or folders of images.")],
     output: Annotated[Path, typer.Option(
@@ -650,7 +674,7 @@ def _print_profile(console, path: Path, size: tuple[int, int], threads: Optional
     console.print(table)
 
 
-@command
+@command(flags={"data_dir": "--data"})
 def report(
     data: Annotated[Path, typer.Option(help="Folder holding the benchmark sets as subfolders of HR images.")],
     models: Annotated[Optional[Path], typer.Option(
@@ -662,6 +686,12 @@ def report(
         "-o", "--output", help="Markdown file to write.")] = Path("BENCHMARKS.md"),
     figure: Annotated[Path, typer.Option(
         help="PNG of bicubic | ours | HR crops to write.")] = Path("docs/comparison.png"),
+    families: Annotated[str, typer.Option(
+        help="Comma-separated --preset names to size and time untrained, at x2 Y, one row each "
+             "(\"\" for none).")] = ",".join(BENCHMARK_CONFIGS),
+    tradeoff: Annotated[Path, typer.Option(
+        help="PNG of PSNR on Set5 x2 against int8 latency and parameters, with the quoted "
+             "rows (drawn when an x2 model and Set5 are measured).")] = Path("docs/quality_latency.png"),
     size: Annotated[str, typer.Option(help="LR input HxW for the latency.")] = "540x960",
     runs: Annotated[int, typer.Option(help="Timed runs per form after warm-up.")] = 10,
     threads: Annotated[Optional[int], typer.Option(help="CPU threads (default: the runtimes').")] = None,
@@ -689,6 +719,7 @@ def report(
     if models is not None:
         args += ["--models", here(models)]
     args += ["--sets", ",".join(names), "-o", here(output), "--figure", here(figure),
+             "--tradeoff", here(tradeoff), "--families", families,
              "--size", f"{h}x{w}", "--runs", str(runs)]
     if threads is not None:
         args += ["--threads", str(threads)]
@@ -701,12 +732,14 @@ def report(
             bar.update(task, description=label, completed=done, total=total)
 
         result = generate_report(models_dir, data, names, output, figure, (h, w), runs, threads,
-                                 shlex.join(args), progress, peers=peers or [])
+                                 shlex.join(args), progress, peers=peers or [], tradeoff=tradeoff,
+                                 families=[f.strip() for f in families.split(",") if f.strip()])
     for r in result.models:
         cells = ", ".join(f"{s} int8 {r.quality.int8[s][0]:.2f} dB ({r.quality.int8_loss(s):+.3f})"
                           for s in names)
         typer.echo(f"{r.model.name}: {cells}; int8 {r.latency.int8_ms:.1f} ms")
-    typer.echo(f"wrote {result.output} and {result.figure} (figure model: {result.figure_model})")
+    charts = f", {result.tradeoff}" if result.tradeoff else " (no trade-off chart: no x2 model on Set5)"
+    typer.echo(f"wrote {result.output}, {result.figure} (figure model: {result.figure_model}){charts}")
 
 
 if __name__ == "__main__":

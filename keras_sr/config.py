@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -133,9 +134,14 @@ _FIELD_TYPES = {field.name: {"int": int, "str": str, "bool": bool, "float": floa
 _TYPE_WORDS = {int: "an integer", str: "a string", bool: "true or false", float: "a number"}
 
 
-ESR_MODES = ("max", "tm", "tr")
-# Head width per output channel and sub-pixel: values (MAX); values + keys (TM); + queries (TR).
-ESR_PARTS = {"max": 1, "tm": 2, "tr": 3}
+ESR_MODES = ("max", "tm", "tr", "cnn")
+# Head width per output channel and sub-pixel: values (MAX); values + keys (TM, CNN); + queries (TR).
+ESR_PARTS = {"max": 1, "tm": 2, "tr": 3, "cnn": 2}
+# eSR-CNN's convolutions, fixed by the paper: 5x5 to D, 3x3 to S, 3x3 to the head. Together they
+# see a 9x9 window, which is eSR-CNN's kernel_size: receptive_radius = kernel_size // 2 in every mode.
+ESR_CNN_KERNELS = (5, 3, 3)
+ESR_CNN_WINDOW = 1 + sum(k - 1 for k in ESR_CNN_KERNELS)
+ESR_MAX_CHANNELS = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,10 +149,15 @@ class ESRConfig:
     """An edge-SR network (Michelini et al., WACV 2022): one k x k convolution from Y to
     ``parts * scale^2 * channels`` channels, depth-to-space, and a head over the C channels of
     each output pixel: their maximum (MAX), or values weighted by a softmax of keys (TM) or of
-    query * key (TR). No bias, no residual (as the paper).
+    query * key (TR). No bias, no residual (as the paper). eSR-CNN (CNN) puts the paper's small
+    CNN in place of the one convolution (5x5 to D channels, tanh, 3x3 to S, tanh, 3x3 to
+    ``2 * scale^2 * channels``, see :data:`ESR_CNN_KERNELS`) and weights values by a softmax of
+    key * key.
 
-    scale: 2, 3 or 4. mode: "max", "tm" or "tr". kernel_size: odd, 3..15. channels: C, 1..64.
-    colors: 1 (the paper's Y-only networks).
+    scale: 2, 3 or 4. mode: "max", "tm", "tr" or "cnn". kernel_size: odd, 3..15; for "cnn" the
+    CNN's window, :data:`ESR_CNN_WINDOW` (9). channels: C, 1..64. colors: 1 (the paper's Y-only
+    networks). d_channels, s_channels: eSR-CNN's D and S, 1..64 (0, and absent from
+    ``config.json``, for the other modes).
     """
 
     scale: int = 2
@@ -154,11 +165,13 @@ class ESRConfig:
     kernel_size: int = 7
     channels: int = 4
     colors: int = 1
+    d_channels: int = 0
+    s_channels: int = 0
 
     family = "esr"
 
     def __post_init__(self) -> None:
-        for name in ("scale", "kernel_size", "channels", "colors"):
+        for name in ("scale", "kernel_size", "channels", "colors", "d_channels", "s_channels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
                 raise UserError(f"{name} must be an integer, got {json.dumps(value)}")
@@ -168,25 +181,48 @@ class ESRConfig:
             raise UserError(f"mode must be one of {ESR_MODES}, got {self.mode!r}")
         if self.kernel_size % 2 == 0 or not 3 <= self.kernel_size <= 15:
             raise UserError(f"kernel_size must be odd, 3..15, got {self.kernel_size}")
-        if not 1 <= self.channels <= 64:
-            raise UserError(f"channels must be in 1..64, got {self.channels}")
+        if not 1 <= self.channels <= ESR_MAX_CHANNELS:
+            raise UserError(f"channels must be in 1..{ESR_MAX_CHANNELS}, got {self.channels}")
         if self.colors != 1:
             raise UserError("eSR networks are Y-only (colors 1)")
+        if self.mode != "cnn":
+            if self.d_channels or self.s_channels:
+                raise UserError(f"d_channels and s_channels belong to eSR-CNN (mode 'cnn'), "
+                                f"not to mode {self.mode!r}")
+            return
+        if self.kernel_size != ESR_CNN_WINDOW:
+            raise UserError(f"eSR-CNN's kernel_size is its {ESR_CNN_WINDOW}x{ESR_CNN_WINDOW} window "
+                            f"({', '.join(f'{k}x{k}' for k in ESR_CNN_KERNELS)} convolutions), "
+                            f"got {self.kernel_size}")
+        for name in ("d_channels", "s_channels"):
+            if not 1 <= getattr(self, name) <= ESR_MAX_CHANNELS:
+                raise UserError(f"eSR-CNN's {name} must be in 1..{ESR_MAX_CHANNELS}, "
+                                f"got {getattr(self, name)}")
 
     @property
     def receptive_radius(self) -> int:
+        """LR pixels of context on each side: k // 2 (eSR-CNN: 2 + 1 + 1 = 4)."""
         return self.kernel_size // 2
 
     @property
     def name(self) -> str:
+        """e.g. ``x2_esr_tm_k7c4_y``, ``x2_esr_cnn_c4d3s9_y``."""
+        if self.mode == "cnn":
+            return f"x{self.scale}_esr_cnn_c{self.channels}d{self.d_channels}s{self.s_channels}_y"
         return f"x{self.scale}_esr_{self.mode}_k{self.kernel_size}c{self.channels}_y"
 
     @property
     def literature_name(self) -> str:
+        """The paper's (and its model files') name, e.g. ``eSR-TM_s2_K7_C4``, ``eSR-CNN_s2_C4_D3_S9``."""
+        if self.mode == "cnn":
+            return f"eSR-CNN_s{self.scale}_C{self.channels}_D{self.d_channels}_S{self.s_channels}"
         return f"eSR-{self.mode.upper()}_s{self.scale}_K{self.kernel_size}_C{self.channels}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"family": self.family, **dataclasses.asdict(self)}
+        data = {"family": self.family, **dataclasses.asdict(self)}
+        if self.mode != "cnn":  # MAX, TM and TR configs stay as they were before eSR-CNN
+            del data["d_channels"], data["s_channels"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ESRConfig:
@@ -201,25 +237,133 @@ class ESRConfig:
 
     @classmethod
     def parse(cls, name: str, scale: int | None = None) -> ESRConfig:
-        """``eSR-MAX_K7_C4`` (the paper's form; ``_s2`` optional, the fields in any order)."""
+        """``eSR-MAX_K7_C4`` or ``eSR-CNN_C4_D3_S9`` (the paper's forms; ``_s2`` optional, the
+        fields in any order). The letters are case-sensitive: ``s`` is the scale, ``S`` eSR-CNN's S."""
         head, *fields = name.split("_")
         mode = head[len("esr-"):].lower() if head.lower().startswith("esr-") else ""
+        letters, example = ("sCDS", "eSR-CNN_C4_D3_S9") if mode == "cnn" else ("sKC", "eSR-MAX_K7_C4")
         values: dict[str, int] = {}
         for field in fields:
             key, digits = field[:1], field[1:]
-            if key not in "sKC" or not digits.isdigit() or key in values:
-                raise UserError(f"{name!r}: not an eSR name like eSR-MAX_K7_C4 (fields sN, KN, CN)")
+            if key not in letters or not digits.isdigit() or key in values:
+                raise UserError(f"{name!r}: not an eSR name like {example} "
+                                f"(fields {', '.join(letter + 'N' for letter in letters)})")
             values[key] = int(digits)
-        if "K" not in values or "C" not in values:
-            raise UserError(f"{name!r}: an eSR name needs KN and CN, e.g. eSR-TM_K7_C4")
+        if any(letter not in values for letter in letters[1:]):  # the scale may come from --scale
+            needs = "CN, DN and SN" if mode == "cnn" else "KN and CN"
+            raise UserError(f"{name!r}: an eSR name needs {needs}, e.g. {example}")
         if scale is not None and "s" in values and values["s"] != scale:
             raise UserError(f"{name!r} is a x{values['s']} name, but the scale is {scale}")
-        return cls(scale=values.get("s", scale or 2), mode=mode, kernel_size=values["K"],
-                   channels=values["C"])
+        scale = values.get("s", scale or 2)
+        if mode == "cnn":
+            return cls(scale=scale, mode=mode, kernel_size=ESR_CNN_WINDOW, channels=values["C"],
+                       d_channels=values["D"], s_channels=values["S"])
+        return cls(scale=scale, mode=mode, kernel_size=values["K"], channels=values["C"])
 
 
-Config = ModelConfig | ESRConfig
-FAMILY_CONFIGS: dict[str, type] = {"ecbsr": ModelConfig, "esr": ESRConfig}
+# RepRFN sizes: the paper's network (its code: 4 RepRFBs of 48 channels) and a phone-sized one
+# (under 100K parameters deployed at x2 Y).
+REPRFN_PRESETS: dict[str, dict[str, int]] = {
+    "reprfn": {"num_blocks": 4, "channels": 48},
+    "reprfn-s": {"num_blocks": 2, "channels": 32},
+}
+REPRFN_ESA_CHANNELS = 16  # the paper's ESA width
+# Each RepRFB adds 9 pixels of receptive radius; the .tflite metadata allows at most 128.
+REPRFN_MAX_BLOCKS = 13
+_REPRFN_NAME = re.compile(r"reprfn-b(\d+)c(\d+)(?:e(\d+))?(-rgb)?", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
+class RepRFNConfig:
+    """A RepRFN network (Deng et al., CVPRW 2023; see :mod:`keras_sr.archs.reprfn`): a 3x3 conv
+    to ``channels`` features, ``num_blocks`` RepRFBs (three RepBlocks, a 3x3 conv, the block's
+    residual, ESA of ``esa_channels``), a 3x3 conv with the long residual, and a 3x3 conv to
+    ``colors * scale^2`` with the global residual, depth-to-space and clip.
+
+    scale: 2, 3 or 4. num_blocks: RepRFBs, 1..13. channels: C, 1..256. esa_channels: ESA's f,
+    1..C. colors: 1 (Y) or 3 (RGB).
+    """
+
+    scale: int = 2
+    num_blocks: int = 4
+    channels: int = 48
+    esa_channels: int = REPRFN_ESA_CHANNELS
+    colors: int = 1
+
+    family = "reprfn"
+
+    def __post_init__(self) -> None:
+        for name in ("scale", "num_blocks", "channels", "esa_channels", "colors"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise UserError(f"{name} must be an integer, got {json.dumps(value)}")
+        if self.scale not in SCALES:
+            raise UserError(f"scale must be one of {SCALES}, got {self.scale}", params=("scale",))
+        if self.colors not in (1, 3):
+            raise UserError(f"colors must be 1 (Y) or 3 (RGB), got {self.colors}", params=("colors",))
+        if not 1 <= self.num_blocks <= REPRFN_MAX_BLOCKS:
+            raise UserError(f"num_blocks must be in 1..{REPRFN_MAX_BLOCKS}, got {self.num_blocks}")
+        if not 1 <= self.channels <= MAX_CHANNELS:
+            raise UserError(f"channels must be in 1..{MAX_CHANNELS}, got {self.channels}")
+        if not 1 <= self.esa_channels <= self.channels:
+            raise UserError(f"esa_channels must be in 1..channels ({self.channels}), "
+                            f"got {self.esa_channels}")
+
+    @property
+    def receptive_radius(self) -> int:
+        """LR pixels of context on each side: the head, tail and up-sampling 3x3 convs (3), and
+        per RepRFB its four 3x3 convs (4) and ESA's 3x3, 7x7 max-pool, 3x3 (1 + 3 + 1)."""
+        return 3 + 9 * self.num_blocks
+
+    @property
+    def _size(self) -> str:
+        esa = "" if self.esa_channels == REPRFN_ESA_CHANNELS else f"e{self.esa_channels}"
+        return f"b{self.num_blocks}c{self.channels}{esa}"
+
+    @property
+    def name(self) -> str:
+        """e.g. ``x2_reprfn_b4c48_y`` (``e8`` after the channels for a non-default ESA width)."""
+        return f"x{self.scale}_reprfn_{self._size}_{'y' if self.colors == 1 else 'rgb'}"
+
+    @property
+    def literature_name(self) -> str:
+        """e.g. ``RepRFN-B4C48``, ``RepRFN-B2C32-RGB``."""
+        return f"RepRFN-{self._size.upper()}" + ("" if self.colors == 1 else "-RGB")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RepRFNConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields - {"family"})
+        if unknown:
+            raise UserError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**{k: v for k, v in data.items() if k != "family"})
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def parse(cls, name: str, scale: int = 2, colors: int = 1) -> RepRFNConfig:
+        """A preset (``reprfn``, ``reprfn-s``) or a literature name (``RepRFN-B4C48``,
+        ``RepRFN-B2C32E8``, ``RepRFN-B4C48-RGB`` with ``colors`` 3), any case."""
+        key = name.lower()
+        if key in REPRFN_PRESETS:
+            return cls(scale=scale, colors=colors, **REPRFN_PRESETS[key])
+        match = _REPRFN_NAME.fullmatch(name)
+        if match is None:
+            raise UserError(f"{name!r}: not a RepRFN name; use {' or '.join(REPRFN_PRESETS)}, "
+                            f"or RepRFN-BnCm like RepRFN-B4C48")
+        blocks, channels, esa, rgb = match.groups()
+        if rgb and colors != 3:
+            raise UserError(f"{name!r} is an RGB name, but colors is {colors}", params=("colors",))
+        return cls(scale=scale, num_blocks=int(blocks), channels=int(channels),
+                   esa_channels=int(esa) if esa else REPRFN_ESA_CHANNELS, colors=colors)
+
+
+Config = ModelConfig | ESRConfig | RepRFNConfig
+FAMILY_CONFIGS: dict[str, type] = {"ecbsr": ModelConfig, "esr": ESRConfig, "reprfn": RepRFNConfig}
 
 
 def config_from_dict(data: Any) -> Config:
@@ -255,9 +399,18 @@ def _load_json(path: Path, parse):
 
 
 def preset_config(name: str, scale: int, colors: int = 1, act_type: str = "relu") -> Config:
-    """``--preset``: an ECBSR preset (m4c16, ...) or an eSR name (eSR-MAX_K7_C4, ...)."""
+    """``--preset``: an ECBSR preset (m4c16, ...), an eSR name (eSR-MAX_K7_C4, ...) or a
+    RepRFN preset or name (reprfn, reprfn-s, RepRFN-B4C48; ``act_type`` does not apply)."""
+    if name.lower().startswith("reprfn"):
+        return RepRFNConfig.parse(name, scale=scale, colors=colors)
     if name.lower().startswith("esr-"):
         if colors != 1:
-            raise UserError("eSR networks are Y-only: use --colors 1")
+            raise UserError("eSR networks are Y-only: colors must be 1", params=("colors",))
         return ESRConfig.parse(name, scale)
     return ModelConfig.preset(name, scale=scale, colors=colors, act_type=act_type)
+
+
+# One configuration per family and size that `sr-tool report` sizes and times untrained (its
+# "Model families" table): the ECBSR ladder, the eSR heads and the RepRFN sizes.
+BENCHMARK_CONFIGS = ("m4c8", "m4c16", "m4c32", "m10c32", "m16c64", "eSR-MAX_K7_C4", "eSR-TM_K7_C4",
+                     "eSR-TR_K7_C4", "eSR-CNN_C4_D3_S9", "reprfn-s", "reprfn")

@@ -148,11 +148,11 @@ def evaluate(model_path: str, folders: Sequence[Path], scale: int | None = None,
         elif scale != model.scale:
             raise UserError(f"{model_path} is a x{model.scale} model, not x{scale}")
     if scale is None:
-        raise UserError("give --scale for the bicubic baseline")
+        raise UserError("the bicubic baseline needs a scale", params=("scale",))
     if scale not in SCALES:
         raise UserError(f"scale must be one of {SCALES}, got {scale}")
     if self_ensemble and model is None:
-        raise UserError("--self-ensemble needs a model")
+        raise UserError("self_ensemble needs a model", params=("self_ensemble",))
 
     reports = []
     for folder in map(Path, folders):

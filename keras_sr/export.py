@@ -1,16 +1,20 @@
-"""Export a plain network to TFLite: float32, float16 weights, or full-integer int8.
+"""Export a plain network to TFLite (float32, float16 weights, or full-integer int8): the
+orchestration, in order.
 
-Every file holds the deploy form of the network (:func:`keras_sr.folding.deploy`): 3x3 convs
-over the features only, the residual as a fixed 1x1 conv of the input and one ADD, depth to
-space and clip. The int8 model takes and returns uint8 pixels in pixel units (scale 1, zero
-point 0, so 0..255 in, 0..255 out) and uses only TFLITE_BUILTINS_INT8 ops: QUANTIZE at the
-ends, CONV_2D (ReLU fused) or CONV_2D + PRELU, ADD and DEPTH_TO_SPACE. Its clip is the int8
-saturation of the ADD, whose output is in pixel units, so the clip ops the converter emits are
-identities and are removed (:func:`keras_sr.flatbuf.drop_saturated_clip`). Calibration uses LR
-patches made like the training data (HR crop -> MATLAB bicubic downscale -> Y rounded to uint8,
-or RGB). Every file carries a ``keras_sr`` metadata entry (:mod:`keras_sr.metadata`)
-with scale, colors, input range and dtype, quantization, receptive radius, the ModelConfig and
-the package version, so that a model file is all that ``upscale`` and the Android app need.
+1. The family's deploy form of the network (``archs.family(config).deploy``; for ECBSR 3x3 convs
+   over the features only, the residual as a fixed 1x1 conv of the input and one ADD, depth to
+   space and clip).
+2. The converter, with int8 calibration patches from :mod:`keras_sr.int8`; int8 files take and
+   return uint8 pixels and use only TFLITE_BUILTINS_INT8 ops.
+3. The family's int8 measures (``pin_int8``, from :mod:`keras_sr.int8`: pixel units), then the
+   clip ops that int8 saturation makes identities removed
+   (:func:`keras_sr.flatbuf.drop_saturated_clip`).
+4. The ``keras_sr`` metadata entry (:mod:`keras_sr.metadata`): scale, colors, input range and
+   dtype, quantization, receptive radius, the config and the package version, so that a model
+   file is all that ``upscale`` and the Android app need.
+5. Optionally quantization-aware fine-tuning (:mod:`keras_sr.qat`), kept only if it scores higher.
+6. The checks: the op list against the family's allow-list, the GPU-delegate analyzer's
+   verdict, and the int8 loss against the float model; then the file, written atomically.
 """
 
 from __future__ import annotations
@@ -27,14 +31,12 @@ from keras_sr import flatbuf
 from keras_sr.config import Config
 from keras_sr.errors import UserError
 from keras_sr.files import atomic_path
+from keras_sr.int8 import (CALIB_SAMPLES, REPORT_MAX_IMAGES, QuantReport, calibration_images,
+                           calibration_patches, fit_patch, quantization_report)
 from keras_sr.metadata import add_metadata, sr_metadata  # noqa: F401 (also imported from here)
-from keras_sr.runtime import KerasSRModel, TFLiteSRModel, load_keras_sr_model
+from keras_sr.runtime import KerasSRModel, load_keras_sr_model
 
 QUANTIZATIONS = ("int8", "fp16", "float32")
-CALIB_PATCH = 64  # LR pixels, as the training patches
-CALIB_SAMPLES = 100
-REPORT_MAX_IMAGES = 20
-SAMPLES_DIR = Path(__file__).parent / "samples"
 
 # Ops the deploy network may convert to; anything else (CONCATENATION, TILE, MUL, ...) means the
 # graph was not fully folded or a float fallback crept in. The int8 clip is gone (see above).
@@ -43,17 +45,6 @@ ALLOWED_OPS = {
     "fp16": {"DEQUANTIZE", "CONV_2D", "PRELU", "ADD", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"},
     "float32": {"CONV_2D", "PRELU", "ADD", "DEPTH_TO_SPACE", "MINIMUM", "MAXIMUM", "RELU"},
 }
-
-
-@dataclasses.dataclass
-class QuantReport:
-    """Mean PSNR-Y (dB) over the calibration images, each used as HR with its LR made by
-    bicubic downscaling; the ``*_hr`` fields shave ``scale`` pixels like the benchmarks."""
-
-    images: int
-    tflite_vs_float: float
-    float_vs_hr: float
-    tflite_vs_hr: float
 
 
 @dataclasses.dataclass
@@ -103,7 +94,8 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
     if quantization not in QUANTIZATIONS:
         raise UserError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
     if qat_steps < 0 or (qat_steps and quantization != "int8"):
-        raise UserError("--qat-steps needs --int8 and a count of at least 0")
+        raise UserError("qat_steps needs quantization int8 and a count of at least 0",
+                        params=("qat_steps", "quantization int8"))
     output = Path(output)
     if output.suffix != ".tflite":
         raise UserError(f"{output}: the output must end in .tflite")
@@ -113,14 +105,14 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
     config = float_model.config
     family = archs.family(config)
     if qat_steps and not family.SUPPORTS_QAT:
-        raise UserError(f"--qat-steps: quantization-aware fine-tuning is implemented for ECBSR only, "
-                        f"not {config.family}")
+        raise UserError(f"qat_steps: quantization-aware fine-tuning is implemented for ECBSR only, "
+                        f"not {config.family}", params=("qat_steps",))
     if input_size is not None and min(input_size) <= 2 * config.receptive_radius:
         # upscale tiles a fixed-size model with windows of that size and a halo of the
         # receptive radius on each side: a window must be wider than both halos.
-        raise UserError(f"--input-size {input_size[0]}x{input_size[1]}: each side must be larger "
+        raise UserError(f"input_size {input_size[0]}x{input_size[1]}: each side must be larger "
                         f"than {2 * config.receptive_radius} (twice the receptive radius), so that "
-                        f"upscale can tile images with it")
+                        f"upscale can tile images with it", params=("input_size",))
     phase = on_phase or (lambda label: None)
     phase("reading the calibration images")
     images, calib_source = calibration_images(calib_dir)
@@ -188,7 +180,7 @@ def convert(network, config: Config, quantization: str, input_size: tuple[int, i
     elif quantization == "int8":
         if not patches:
             raise UserError("int8 export needs calibration patches")
-        samples = [_fit(p, input_size) if input_size else p for p in patches]
+        samples = [fit_patch(p, input_size) if input_size else p for p in patches]
 
         def representative():
             for sample in samples:
@@ -233,157 +225,3 @@ def gpu_compatibility(content: bytes) -> str:
     return "\n".join(lines) or "the analyzer printed no GPU verdict"
 
 
-def calibration_images(calib_dir: Path | None) -> tuple[list[np.ndarray], str]:
-    """HR images (HxWx3 uint8 RGB) for calibration; the bundled samples without ``calib_dir``."""
-    from keras_sr.data import model_input, read_image
-    from keras_sr.images import list_inputs
-
-    source = Path(calib_dir) if calib_dir is not None else SAMPLES_DIR
-    if not source.is_dir():
-        raise UserError(f"{source}: calibration folder does not exist")
-    images = [model_input(read_image(path), 3) for path in list_inputs([source])]
-    label = f"{source} ({len(images)} images)"
-    return images, label if calib_dir is not None else f"bundled samples {label}"
-
-
-def lr_input(hr: np.ndarray, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """(cropped HR RGB, LR model input HxWxC uint8), made like the training data."""
-    from keras_sr.data import model_input
-    from keras_sr.imresize import bicubic_downscale
-
-    hr, lr = bicubic_downscale(hr, config.scale)
-    return hr, model_input(lr, config.colors)
-
-
-def calibration_patches(images: list[np.ndarray], config: Config, samples: int = CALIB_SAMPLES,
-                        patch: int = CALIB_PATCH, seed: int = 0) -> list[np.ndarray]:
-    """``samples`` LR patches (uint8, patch x patch x colors or smaller for small images) from
-    random HR crops, taken round-robin over ``images``.
-
-    The first patch gets one 0 and one 255 pixel so the calibrated input range is exactly
-    0..255, which makes the uint8 input scale 1 (pixel units).
-    """
-    if samples < 1:
-        raise UserError("--calib-samples must be at least 1")
-    if not images:
-        raise UserError("no calibration images")
-    rng = np.random.default_rng(seed)
-    hr_patch = patch * config.scale
-    patches = []
-    for i in range(samples):
-        hr = images[i % len(images)]
-        h, w = min(hr_patch, hr.shape[0]), min(hr_patch, hr.shape[1])
-        if h < config.scale or w < config.scale:
-            raise UserError(f"calibration image {hr.shape[1]}x{hr.shape[0]} is smaller than the scale")
-        y, x = rng.integers(0, hr.shape[0] - h + 1), rng.integers(0, hr.shape[1] - w + 1)
-        patches.append(lr_input(hr[y:y + h, x:x + w], config)[1])
-    patches[0] = patches[0].copy()
-    patches[0].flat[0], patches[0].flat[-1] = 0, 255
-    return patches
-
-
-def quantization_report(float_model: KerasSRModel, content: bytes, images: list[np.ndarray],
-                        config: Config) -> QuantReport:
-    """PSNR on Y (the benchmark protocol of :mod:`keras_sr.metrics`) of the converted model
-    against the float plain model, and of both against HR (shave = scale), on whole
-    calibration images (at most :data:`REPORT_MAX_IMAGES`)."""
-    from keras_sr.metrics import psnr_y, to_y
-    from keras_sr.metadata import read_metadata
-
-    tflite = TFLiteSRModel(content, read_metadata(content))
-    to_float, float_hr, tflite_hr = [], [], []
-    s = config.scale
-    for image in images[:REPORT_MAX_IMAGES]:
-        hr, lr = lr_input(image, config)
-        ref, out, target = to_y(float_model(lr)), to_y(tflite(lr)), to_y(hr)
-        to_float.append(psnr_y(out, ref, 0))
-        float_hr.append(psnr_y(ref, target, s))
-        tflite_hr.append(psnr_y(out, target, s))
-    return QuantReport(len(to_float), float(np.mean(to_float)), float(np.mean(float_hr)),
-                       float(np.mean(tflite_hr)))
-
-
-def _pixel_units(content: bytes) -> bytes:
-    """Pin the pixel tensors of an int8 file to pixel units.
-
-    The uint8 input and output get scale 1, zero point 0 (pixels as they are): only the outer
-    QUANTIZE ops see them and those requantize between any two scales, so this changes nothing.
-    The int8 tensors from the ADD of the residual to the output QUANTIZE (depth to space, the
-    clip) get scale 1, zero point -128, i.e. exactly 0..255 in whole pixels, and the clip's
-    bounds are set to exactly 0 and 255. So does the residual's repeat(x), which then holds x
-    exactly. The correction F_L that the ADD sums with it gets scale 1, zero point 0: signed
-    whole pixels, -128..127. The int8 output is then x + round(F_L), saturated to 0..255: one
-    rounding to whole pixels, and the saturation is the clip (so the clip ops change nothing and
-    :func:`keras_sr.flatbuf.drop_saturated_clip` removes them).
-
-    Calibration would give these tensors ranges like -91..291 (step 1.5) and the rounding of
-    F_L would add to the final one; in pixel units a correction beyond +-128 saturates instead,
-    which measured on BSD200 (25 images, x2 Y) costs nothing: int8 33.033 dB pinned, 32.989
-    calibrated, float 33.060. (The same pinning of the last conv's output, before the residual
-    became an ADD, took Set5 from 36.86 to 36.91 dB at commit 24c8169.)
-    """
-    model = flatbuf.read(content)
-    graph = model.subgraphs[0]
-    for index in (*graph.inputs, *graph.outputs):
-        _set_quantization(graph.tensors[index], zero_point=0)
-    producer = {out: op for op in graph.operators for out in op.outputs}
-    names = dict(zip(map(id, graph.operators), flatbuf.op_names(model)))
-    chain = _pixel_chain(graph, producer, names)
-    for op in chain:
-        for index in op.inputs[1:] if names[id(op)] in flatbuf.CLIP_OPS else ():
-            tensor = graph.tensors[index]
-            buffer = model.buffers[tensor.buffer]
-            if buffer.data is not None and len(buffer.data):
-                # A bound of the clip, 0 or 255, stored at the calibrated scale (255 may have
-                # become 254.7): restore it exactly, in pixel units.
-                q = tensor.quantization
-                values = (np.asarray(buffer.data).view(np.int8).astype(np.float64)
-                          - q.zeroPoint[0]) * q.scale[0]
-                buffer.data = np.where(values > 127.5, 127, -128).astype(np.int8).view(np.uint8)
-                _set_quantization(tensor, zero_point=-128)
-        for index in op.outputs:
-            _set_quantization(graph.tensors[index], zero_point=-128)
-    add = chain[0]
-    if names[id(add)] == "ADD":
-        for index in add.inputs:
-            # repeat(x), the 1x1 conv: 0..255 as x; the correction F_L, a 3x3 conv: signed.
-            source = producer.get(index)
-            repeat = source is not None and graph.tensors[source.inputs[1]].shape[1] == 1
-            _set_quantization(graph.tensors[index], zero_point=-128 if repeat else 0)
-    return flatbuf.write(model)
-
-
-def _pixel_chain(graph, producer: dict, names: dict) -> list:
-    """The ops from the one that makes the output pixels (the ADD of the residual, or a last
-    CONV_2D) to the one before the output QUANTIZE, walking back from the graph output through
-    DEPTH_TO_SPACE and the clip ops."""
-    (tensor,) = graph.outputs
-    chain = []
-    while tensor in producer:
-        op = producer[tensor]
-        name = names[id(op)]
-        if name == "QUANTIZE" and not chain:
-            tensor = op.inputs[0]
-            continue
-        if name not in ("DEPTH_TO_SPACE", "CONV_2D", "ADD", *flatbuf.CLIP_OPS):
-            raise RuntimeError(f"unexpected {name} before the int8 output")
-        chain.append(op)
-        if name in ("CONV_2D", "ADD"):
-            return chain[::-1]
-        tensor = op.inputs[0]
-    raise RuntimeError("no CONV_2D or ADD makes the int8 output")
-
-
-def _set_quantization(tensor, zero_point: int) -> None:
-    if tensor.quantization is not None:
-        tensor.quantization.scale, tensor.quantization.zeroPoint = [1.0], [zero_point]
-
-
-def _fit(patch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Mirror-pad (or crop) an HxWxC patch to ``size`` (real content, realistic statistics)."""
-    h, w = size
-    while patch.shape[0] < h or patch.shape[1] < w:
-        patch = np.pad(patch, ((0, max(0, min(h - patch.shape[0], patch.shape[0]))),
-                               (0, max(0, min(w - patch.shape[1], patch.shape[1]))), (0, 0)),
-                       mode="symmetric")
-    return patch[:h, :w]

@@ -67,6 +67,13 @@ def constant(model: Any, index: int) -> np.ndarray | None:
     return None if data is None or not len(data) else np.asarray(data, np.uint8)
 
 
+def set_pixel_units(tensor: Any, zero_point: int) -> None:
+    """Give a quantized tensor scale 1 (one level = one pixel) and ``zero_point``; a float
+    tensor (no quantization) is left alone."""
+    if tensor.quantization is not None:
+        tensor.quantization.scale, tensor.quantization.zeroPoint = [1.0], [zero_point]
+
+
 def truncated(content: bytes, num_ops: int) -> bytes:
     """A copy of the model that runs only its first ``num_ops`` ops (int8 tensors out of an
     int8 file: a copy for timing, not for use). Its outputs are every tensor those ops make
@@ -90,7 +97,7 @@ def drop_saturated_clip(content: bytes) -> tuple[bytes, list[str]]:
     """Remove the clip ops after the last CONV_2D that change no int8 value; return the new
     bytes and the names of the removed ops (in order).
 
-    An int8 export in pixel units (:func:`keras_sr.export._pixel_units`) gives the last conv's
+    An int8 export in pixel units (:func:`keras_sr.int8.pin_pixel_units`) gives the last conv's
     output scale 1, zero point -128, so its int8 range -128..127 is exactly 0..255 pixels and
     its saturation already is the clip. The MINIMUM(x, 255) and RELU (or MAXIMUM(x, 0)) that
     follow are then identities on every int8 value. An op is removed only when that holds by

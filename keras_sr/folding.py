@@ -8,6 +8,8 @@ The algebra (cross-correlation, NHWC, kernels K[i, j, in, out], ``*`` = 3x3 conv
 padding, ``x`` the block input, all branches linear):
 
 1. 3x3 branch:            y = K * x + b.
+   A 3x1, 1x3 or 1x1 branch (RepRFN's RepBlock) is the 3x3 branch of its kernel zero-padded
+   to 3x3 around the centre: SAME padding pads a side of 3 by one pixel and a side of 1 by none.
 2. 1x1 then 3x3 branch:   z = W x + c (1x1, W[in, mid]); y = K * pad_c(z) + b.
    The 1x1 output is padded with its bias c (``pad_with_bias``), which is what the 1x1 of a
    zero-padded x gives, so y = K' * x + b' with
@@ -74,9 +76,15 @@ def infer_config(model: keras.Model) -> ModelConfig:
     )
 
 
-def fold(model: keras.Model) -> keras.Model:
-    """Return a new plain model computing the same function as the training-time ``model``."""
-    config = infer_config(model)
+def fold(model: keras.Model, config: ModelConfig | None = None) -> keras.Model:
+    """Return a new plain model computing the same function as the training-time ``model`` of
+    ``config`` (a run's config.json; None: read back from the layers, :func:`infer_config`, for
+    a model built elsewhere). A model whose layers do not match ``config`` is refused."""
+    if config is None:
+        config = infer_config(model)
+    elif (len(_ecb_layers(model)) != config.num_convs or int(model.input_shape[-1]) != config.colors
+          or _layer(model, "depth_to_space", DepthToSpace).block_size != config.scale):
+        raise UserError(f"model {model.name!r} is not the network of {config.name}")
     plain = build_plain_model(config)
     colors, ch, s2 = config.colors, config.channels, config.scale ** 2
     last = config.num_convs - 1
@@ -105,15 +113,22 @@ def fold(model: keras.Model) -> keras.Model:
     return plain
 
 
+def repeat_kernel(colors: int, times: int) -> np.ndarray:
+    """The global residual as a 1x1 kernel (1, 1, colors, colors * times): repeat(I, times),
+    input channel c to every output channel k with k % colors == c."""
+    kernel = np.zeros((1, 1, colors, colors * times), np.float32)
+    for c in range(colors):
+        kernel[0, 0, c, c::colors] = 1.0
+    return kernel
+
+
 def deploy(plain: keras.Model, config: ModelConfig) -> keras.Model:
     """A new deploy model (:func:`keras_sr.models.build_deploy_model`) computing the same
     function as the plain model ``plain`` of ``config``: each kernel restricted to the feature
     channels, the residual as a fixed 1x1 repeat(I, scale^2) convolution and an ADD."""
     colors, features, last = config.colors, config.channels, config.num_convs - 1
     model = build_deploy_model(config)
-    repeat = np.zeros((1, 1, colors, colors * config.scale ** 2), np.float32)
-    for c in range(colors):
-        repeat[0, 0, c, c::colors] = 1.0
+    repeat = repeat_kernel(colors, config.scale ** 2)
     for i in range(config.num_convs):
         kernel, bias = plain.get_layer(f"conv_{i}").get_weights()
         inputs = slice(None) if i == 0 else slice(0, features)

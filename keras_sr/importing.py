@@ -250,7 +250,7 @@ def _check(model, config: ModelConfig) -> tuple[float, float]:
     if not np.all(np.isfinite(y)):
         raise UserError("the imported model's output is not finite on a random image")
     peak = float(np.abs(y).max())
-    diff = max_abs_diff(model, fold(model), (32, 32))
+    diff = max_abs_diff(model, fold(model, config), (32, 32))
     if diff > FOLD_TOLERANCE * max(1.0, peak / 255.0):
         raise UserError(f"the imported model does not fold exactly (max diff {diff:.3g})")
     return peak, diff

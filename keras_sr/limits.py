@@ -38,8 +38,8 @@ def max_threads() -> int:
 def check_threads(threads: int | None) -> None:
     """Refuse a thread count outside 1..:func:`max_threads` (None: the runtime's default)."""
     if threads is not None and not 1 <= threads <= max_threads():
-        raise UserError(f"--threads must be in 1..{max_threads()} ({THREADS_PER_CORE} per core "
-                        f"here), got {threads}")
+        raise UserError(f"threads must be in 1..{max_threads()} ({THREADS_PER_CORE} per core "
+                        f"here), got {threads}", params=("threads",))
 
 
 def check_regular_file(path: Path, max_bytes: int, what: str = "file") -> int:

@@ -98,7 +98,7 @@ def profile_tflite(path, size: tuple[int, int], threads: int | None = None, runs
 
     path = Path(path)
     if path.suffix != ".tflite" or not path.is_file():
-        raise UserError(f"{path}: --profile needs a .tflite file")
+        raise UserError(f"{path}: profile needs a .tflite file", params=("profile",))
     return profile_ops(_read_bytes(path), size, threads, runs, warmup, str(path), progress)
 
 
@@ -130,7 +130,7 @@ def time_interleaved(runners: Sequence[Callable[[], None]], runs: int, warmup: i
     """Call each runner ``warmup`` times, then ``runs`` rounds of one call each, in order;
     the seconds of every timed call, per runner."""
     if runs < 1 or warmup < 0:
-        raise UserError("--runs must be >= 1 and --warmup >= 0")
+        raise UserError("runs must be >= 1 and warmup >= 0", params=("runs", "warmup"))
     for _ in range(warmup):
         for run in runners:
             run()
@@ -165,7 +165,7 @@ def profile_ops(content: bytes, size: tuple[int, int], threads: int | None = Non
 
     check_threads(threads)
     if size[0] * size[1] > MAX_BENCH_PIXELS:
-        raise UserError(f"--size {size[0]}x{size[1]}: at most {MAX_BENCH_PIXELS:,} pixels")
+        raise UserError(f"size {size[0]}x{size[1]}: at most {MAX_BENCH_PIXELS:,} pixels", params=("size",))
     shape = input_shape(content, size, source)
     builtin = interpreter(content, shape, threads, source, delegates=False)
     data = pixels_for(builtin.get_input_details()[0])

@@ -31,7 +31,7 @@ QAT_PATCH = 64
 def quantized_tensors(network, config: ModelConfig):
     """A model returning the hidden tensors int8 quantizes per tensor, in order: each conv's
     output (after its fused ReLU) and, with PReLU, each PReLU output. (The last conv's output and
-    the residual sum are in pixel units, see :func:`keras_sr.export._pixel_units`.)"""
+    the residual sum are in pixel units, see :func:`keras_sr.int8.pin_pixel_units`.)"""
     import tf_keras as keras
 
     outputs = []
@@ -129,7 +129,7 @@ def finetune_for_int8(network, config: ModelConfig, images: Sequence[np.ndarray]
     from keras_sr.models import build_deploy_model
 
     if steps < 1:
-        raise UserError("--qat-steps must be at least 1")
+        raise UserError("qat_steps must be at least 1", params=("qat_steps",))
     hr_patch = QAT_PATCH * config.scale
     pairs = [make_pair(f"image {i}", image, config.scale, config.colors)
              for i, image in enumerate(images) if min(image.shape[:2]) >= hr_patch]

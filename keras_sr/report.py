@@ -14,7 +14,9 @@ For every bundled model (see :func:`discover_models` for the layout) and every b
   convolution kernels.
 
 Published figures are listed beside them in :data:`QUOTED`, marked as quoted, never measured.
-The figure (:func:`comparison_figure`) shows bicubic | ours | HR crops of two bundled samples.
+The figure (:func:`comparison_figure`) shows bicubic | ours | HR crops of two bundled samples;
+the trade-off chart (:func:`tradeoff_chart`) PSNR on Set5 x2 against int8 latency here and
+against parameters, with the quoted rows placed by their published parameter counts.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ SAMPLES_DIR = Path(__file__).parent / "samples"
 DEFAULT_SETS = ("Set5", "Set14")
 DEFAULT_OUTPUT = Path("BENCHMARKS.md")
 DEFAULT_FIGURE = Path("docs/comparison.png")
+DEFAULT_TRADEOFF = Path("docs/quality_latency.png")
+TRADEOFF_SCALE, TRADEOFF_SET = 2, "Set5"
 FIGURE_MODEL = "ecbsr_x2_m4c16_relu_y"  # "ours" in the figure, when bundled
 FIGURE_IMAGES = ("astronaut.png", "coffee.png")  # public domain / CC0 (samples/README.md)
 FIGURE_CROP = 48  # HR pixels per side of each crop
@@ -61,31 +65,50 @@ class Quoted:
 
 SOURCES = {
     "vdsr": "Kim et al., *Accurate Image Super-Resolution Using Very Deep Convolutional Networks*, "
-            "CVPR 2016, Table 3 (the standard bicubic row, also in EDSR, Lim et al., CVPRW 2017)",
+            "CVPR 2016, Table 3 (VDSR, 665K parameters, trained on 291 images; and the standard "
+            "bicubic row, also in EDSR, Lim et al., CVPRW 2017)",
     "fsrcnn": "Dong et al., *Accelerating the Super-Resolution Convolutional Neural Network*, "
               "ECCV 2016 (FSRCNN, 12K parameters)",
     "ecbsr": "Zhang et al., *Edge-oriented Convolution Block for Real-time Super Resolution on "
              "Mobile Devices*, ACM MM 2021",
     "etds": "Chao et al., *Equivalent Transformation and Dual Stream Network Construction for "
             "Mobile Image Super-Resolution*, CVPR 2023, Table 2 (their ECBSR-M4C16 re-implementation, RGB)",
+    "srcnn": "Dong et al., *Image Super-Resolution Using Deep Convolutional Networks*, TPAMI 2016 "
+             "(SRCNN 9-5-5, 57K parameters)",
 }
 
 QUOTED: tuple[Quoted, ...] = (
     Quoted("Bicubic", 2, {"Set5": (33.66, 0.9299), "Set14": (30.24, 0.8688)}, "vdsr"),
     Quoted("Bicubic", 3, {"Set5": (30.39, 0.8682), "Set14": (27.55, 0.7742)}, "vdsr"),
     Quoted("Bicubic", 4, {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027)}, "vdsr"),
+    Quoted("SRCNN (57K)", 2, {"Set5": (36.66, None), "Set14": (32.42, None), "B100": (31.36, None)}, "srcnn"),
+    Quoted("SRCNN (57K)", 4, {"Set5": (30.48, None), "Set14": (27.49, None), "B100": (26.90, None)}, "srcnn"),
     Quoted("FSRCNN (12K)", 2, {"Set5": (37.00, None), "Set14": (32.63, None)}, "fsrcnn"),
     Quoted("FSRCNN (12K)", 4, {"Set5": (30.72, None), "Set14": (27.61, None)}, "fsrcnn"),
     Quoted("ECBSR-M4C16 (Y)", 2, {"Set5": (37.33, None)}, "ecbsr"),
     Quoted("ECBSR-M4C16 (RGB re-impl.)", 2, {"Set5": (37.18, None), "Set14": (32.79, None)}, "etds"),
     Quoted("ECBSR-M4C16 (RGB re-impl.)", 4, {"Set5": (30.87, None), "Set14": (27.80, None)}, "etds"),
+    Quoted("VDSR (665K)", 2, {"Set5": (37.53, None), "Set14": (33.03, None), "B100": (31.90, None)}, "vdsr"),
+    Quoted("VDSR (665K)", 4, {"Set5": (31.35, None), "Set14": (28.01, None), "B100": (27.29, None)}, "vdsr"),
 )
+
+# Parameters of the quoted methods, for the trade-off chart: as published (SRCNN 9-5-5, FSRCNN,
+# VDSR), and for ECBSR-M4C16 counted from its deploy network (the same as keras_sr's: 3x3 convs
+# 1->16, 4 x 16->16, 16->4 (Y) or 3->16, ..., 16->12 (RGB), with biases).
+QUOTED_PARAMS = {"SRCNN (57K)": 57_000, "FSRCNN (12K)": 12_000, "VDSR (665K)": 665_000,
+                 "ECBSR-M4C16 (Y)": 9 * (16 + 4 * 256 + 16 * 4) + 16 * 5 + 4,
+                 "ECBSR-M4C16 (RGB re-impl.)": 9 * (3 * 16 + 4 * 256 + 16 * 12) + 16 * 5 + 12}
 
 # (model, scale, LR input, device and delegate, int8 latency ms, source key)
 QUOTED_LATENCY = (
     ("ECBSR-M4C16 int8", 2, "640x360", "MediaTek Dimensity 8100, NNAPI", 6.15, "etds"),
     ("ECBSR-M4C16 int8", 2, "640x360", "Qualcomm Snapdragon 8 Gen 1, NNAPI", 31.6, "etds"),
 )
+
+# The "Model families" rows (:data:`keras_sr.config.BENCHMARK_CONFIGS`): x2, Y, weights as
+# initialized (size and latency do not depend on training).
+FAMILY_SCALE = 2
+FAMILY_CALIB_SAMPLES = 16
 
 # Progress callback: (what is being done, steps done, steps in total).
 Progress = Callable[[str, int, int], None]
@@ -174,11 +197,22 @@ class ModelResult:
 
 
 @dataclasses.dataclass
+class FamilyResult:
+    """Size and latency of one untrained configuration (``sr-tool report --families``)."""
+
+    name: str  # the literature's name, e.g. ECBSR-M4C16
+    family: str
+    latency: Latency
+    size: Size
+
+
+@dataclasses.dataclass
 class ReportResult:
     output: Path
     figure: Path | None
     models: list[ModelResult]
     figure_model: str | None
+    tradeoff: Path | None = None
 
 
 def measure_quality(model: BundledModel, folders: Sequence[Path],
@@ -227,6 +261,37 @@ def measure_peers(models: Sequence[BundledModel], peers: Sequence[Path], runs: i
 
     return side_by_side([m.int8 for m in models] + list(peers), PEER_OUTPUT, PEER_THREADS, runs,
                         DEFAULT_WARMUP if warmup is None else warmup)
+
+
+def measure_families(names: Sequence[str], size: tuple[int, int], runs: int, threads: int | None,
+                     warmup: int | None = None, on_name: Callable[[str], None] | None = None,
+                     ) -> list[FamilyResult]:
+    """Build each configuration of ``names`` (``--preset`` names) at x:data:`FAMILY_SCALE`, Y,
+    with its initial weights, fold it and export it to int8 in a temporary folder, and measure
+    it as a bundled model (:func:`measure_latency`, :func:`measure_size`)."""
+    import tempfile
+
+    from keras_sr import archs
+    from keras_sr.config import preset_config
+    from keras_sr.export import export_tflite
+    from keras_sr.runs import fold_run, save_run
+
+    configs = [preset_config(name, FAMILY_SCALE) for name in names]  # bad names fail first
+    results = []
+    with tempfile.TemporaryDirectory(prefix="keras_sr_families_") as tmp:
+        for config in configs:
+            if on_name:
+                on_name(config.literature_name)
+            run_dir = Path(tmp) / config.name
+            save_run(archs.family(config).build(config), config, run_dir)
+            folded, int8 = Path(tmp) / f"{config.name}.keras", Path(tmp) / f"{config.name}{INT8_SUFFIX}"
+            fold_run(run_dir, folded, check_size=(32, 32))
+            export_tflite(run_dir, int8, "int8", calib_samples=FAMILY_CALIB_SAMPLES, report=False)
+            model = BundledModel(config.name, run_dir, folded, int8, config.scale, config.colors)
+            results.append(FamilyResult(config.literature_name, config.family,
+                                        measure_latency(model, size, runs, threads, warmup),
+                                        measure_size(model)))
+    return results
 
 
 def measure_size(model: BundledModel) -> Size:
@@ -286,33 +351,36 @@ def generate_report(models_dir: Path = PRETRAINED_DIR, data_dir: Path | None = N
                     figure: Path | None = DEFAULT_FIGURE, size: tuple[int, int] = (540, 960),
                     runs: int = 10, threads: int | None = None, command: str = "",
                     progress: Progress | None = None, warmup: int | None = None,
-                    peers: Sequence[Path] = ()) -> ReportResult:
+                    peers: Sequence[Path] = (), tradeoff: Path | None = None,
+                    families: Sequence[str] = ()) -> ReportResult:
     """Measure every model of ``models_dir`` on ``data_dir/<set>`` for each set, draw the
     figure (``None``: none) and write the markdown to ``output``; both written atomically.
     ``command`` is the command line quoted in the file. ``peers``: other projects' .tflite
-    files, timed side by side with the bundled int8 files (:func:`measure_peers`)."""
+    files, timed side by side with the bundled int8 files (:func:`measure_peers`). ``tradeoff``:
+    where to draw :func:`tradeoff_chart` (None: not drawn; nor without an x2 model or Set5).
+    ``families``: configurations to size and time untrained (:func:`measure_families`)."""
     if data_dir is None or not Path(data_dir).is_dir():
-        raise UserError(f"{data_dir}: no such data folder (give --data, the folder holding "
-                        f"{', '.join(sets)})")
+        raise UserError(f"{data_dir}: no such data folder (data_dir must be the folder holding "
+                        f"{', '.join(sets)})", params=("data_dir",))
     if not sets:
-        raise UserError("give at least one benchmark set (--sets Set5,Set14)")
+        raise UserError("sets: give at least one benchmark set (e.g. Set5,Set14)", params=("sets",))
     folders = [Path(data_dir) / name for name in sets]
     for folder in folders:
         if not folder.is_dir():
             raise UserError(f"{folder}: no such benchmark set (expected a folder of HR images)")
     if runs < 1:
-        raise UserError("--runs must be >= 1")
+        raise UserError("runs must be >= 1", params=("runs",))
     output = Path(output)
-    for path in (output, figure):
+    for path in (output, figure, tradeoff):
         if path is not None and not Path(path).parent.is_dir():
             raise UserError(f"{Path(path).parent}: output folder does not exist")
     models = discover_models(models_dir)
     figure_model = _figure_model(models) if figure is not None else None
     for peer in peers:
         if not Path(peer).is_file():
-            raise UserError(f"{peer}: no such file (--peers takes .tflite files)")
+            raise UserError(f"{peer}: no such file (peers are .tflite files)", params=("peers",))
 
-    total = len(models) * (3 + 2) + (figure is not None) + bool(peers)
+    total = len(models) * (3 + 2) + (figure is not None) + bool(peers) + len(families)
     done = 0
 
     def step(label: str) -> None:
@@ -335,16 +403,64 @@ def generate_report(models_dir: Path = PRETRAINED_DIR, data_dir: Path | None = N
     if figure is not None:
         step(f"figure with {figure_model.name}")
         comparison_figure(figure_model.int8, Path(figure))
+    family_rows = measure_families(families, size, runs, threads, warmup,
+                                   lambda name: step(f"{name}: untrained, size and latency"))
+    if tradeoff is not None and not tradeoff_chart(results, Path(tradeoff), size):
+        tradeoff = None
     if progress:
         progress("done", total, total)
     text = render_markdown(results, list(sets), machine_info(), command, figure, output, figure_model,
-                           side)
+                           side, tradeoff, family_rows)
     try:
         with atomic_path(output) as tmp:
             tmp.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UserError(f"{output}: cannot write ({exc.strerror or exc})") from None
-    return ReportResult(output, figure, results, figure_model.name if figure_model else None)
+    return ReportResult(output, figure, results, figure_model.name if figure_model else None,
+                        tradeoff)
+
+
+def tradeoff_chart(results: Sequence[ModelResult], path: Path, size: tuple[int, int],
+                   scale: int = TRADEOFF_SCALE, set_name: str = TRADEOFF_SET) -> bool:
+    """Draw PSNR-Y of the int8 files on ``set_name`` at ``scale`` against their int8 latency on
+    this machine (LR input ``size``) and against parameters (log scale), with the measured
+    bicubic as a line and the quoted rows of :data:`QUOTED` placed by :data:`QUOTED_PARAMS`
+    (hollow, labelled "quoted": their latency is not measured here). Written atomically; False
+    (nothing written) when no model of ``scale`` was scored on ``set_name``."""
+    from matplotlib.figure import Figure
+
+    ours = [r for r in results if r.model.scale == scale and set_name in r.quality.int8]
+    if not ours:
+        return False
+    figure = Figure(figsize=(10, 4.4), dpi=100, layout="constrained")
+    by_latency, by_params = figure.subplots(1, 2, sharey=True)
+    bicubic = ours[0].quality.bicubic[set_name][0]
+    for axes in (by_latency, by_params):
+        axes.axhline(bicubic, color="gray", linestyle="--", linewidth=1)
+        axes.grid(alpha=0.3)
+    by_latency.text(0.02, bicubic, " bicubic", color="gray", va="bottom", transform=by_latency.get_yaxis_transform())
+    for r in ours:
+        psnr = r.quality.int8[set_name][0]
+        for axes, x in ((by_latency, r.latency.int8_ms), (by_params, r.size.folded_params)):
+            axes.scatter([x], [psnr], color="tab:blue", zorder=3)
+            axes.annotate(r.model.name, (x, psnr), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    for q in QUOTED:
+        if q.scale == scale and set_name in q.scores and q.method in QUOTED_PARAMS:
+            x, psnr = QUOTED_PARAMS[q.method], q.scores[set_name][0]
+            by_params.scatter([x], [psnr], facecolors="none", edgecolors="tab:red", marker="s", zorder=3)
+            by_params.annotate(f"{q.method}, quoted", (x, psnr), textcoords="offset points",
+                               xytext=(5, -10), fontsize=7, color="tab:red")
+    h, w = size
+    by_latency.set_xlabel(f"int8 latency on this machine (ms), {h}x{w} -> {h * scale}x{w * scale}")
+    by_latency.set_ylabel(f"PSNR-Y on {set_name} x{scale} (dB), int8")
+    by_latency.set_xlim(left=0)
+    by_params.set_xscale("log")
+    by_params.set_xlabel("parameters (deploy network; quoted rows as published)")
+    figure.suptitle(f"x{scale}: quality against latency (measured) and size (ours measured, "
+                    f"red squares quoted)", fontsize=10)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png")
+    return True
 
 
 def _figure_model(models: list[BundledModel]) -> BundledModel:
@@ -372,7 +488,8 @@ def _colors(colors: int) -> str:
 
 def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[str, str],
                     command: str, figure: Path | None, output: Path,
-                    figure_model: BundledModel | None, side: Sequence = ()) -> str:
+                    figure_model: BundledModel | None, side: Sequence = (),
+                    tradeoff: Path | None = None, families: Sequence[FamilyResult] = ()) -> str:
     """The whole BENCHMARKS.md text."""
     refs = list(SOURCES)
     cite = {key: f"[{i + 1}]" for i, key in enumerate(refs)}
@@ -428,9 +545,19 @@ def render_markdown(results: list[ModelResult], sets: list[str], machine: dict[s
         if any(r.model.colors == 3 for r in ours):
             lines += ["RGB models are scored on Y of their RGB output, like the Y models.", ""]
 
+    if tradeoff is not None:
+        link = Path(os.path.relpath(Path(tradeoff).resolve(), Path(output).resolve().parent)).as_posix()
+        lines += ["## Quality against latency and size", "",
+                  f"PSNR-Y of each x{TRADEOFF_SCALE} int8 file on {TRADEOFF_SET} (the tables above) "
+                  f"against its int8 latency on this machine (the latency table below) and against "
+                  f"its parameters; the dashed line is bicubic (measured). Red squares are quoted "
+                  f"rows placed by their published parameter counts: their latency was not "
+                  f"measured here.", "",
+                  f"![PSNR against int8 latency and parameters]({link})", ""]
     lines += _latency_section(results, cite)
     lines += _side_by_side_section(side)
     lines += _size_section(results)
+    lines += _families_section(families)
     if figure is not None and figure_model is not None:
         link = Path(os.path.relpath(Path(figure).resolve(), Path(output).resolve().parent)).as_posix()
         lines += ["## Visual comparison", "",
@@ -522,6 +649,31 @@ def _size_section(results: list[ModelResult]) -> list[str]:
         lines.append(f"| `{r.model.name}` | x{r.model.scale} | {_colors(r.model.colors)} "
                      f"| {s.training_time_params:,} | {s.folded_params:,} | {s.convs} "
                      f"| {s.macs_per_output_pixel:,.0f} |")
+    return lines + [""]
+
+
+def _families_section(rows: Sequence[FamilyResult]) -> list[str]:
+    if not rows:
+        return []
+    h, w = rows[0].latency.size
+    lines = [
+        "## Model families", "",
+        f"One row per family configuration, x{FAMILY_SCALE} Y, **measured** with the weights as "
+        f"initialized (size and latency do not depend on training; quality is in the tables above "
+        f"for the trained ones): parameters and MACs as in *Size*, median latency at {h}x{w} -> "
+        f"{h * FAMILY_SCALE}x{w * FAMILY_SCALE} of the int8 file (calibrated on the bundled "
+        f"samples), the float32 TFLite file of the deploy network and the training-time graph, "
+        f"timed one after the other in this run.", "",
+        "| configuration | family | params (training-time) | params (deploy) | MACs / output pixel "
+        "| int8 (ms) | fp32 (ms) | training-time (ms) | fp32 / int8 | training-time / int8 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lat, size = r.latency, r.size
+        lines.append(f"| {r.name} | {r.family} | {size.training_time_params:,} | {size.folded_params:,} "
+                     f"| {size.macs_per_output_pixel:,.0f} | {_ms(lat.int8_ms)} | {_ms(lat.fp32_ms)} "
+                     f"| {_ms(lat.training_time_ms)} | {lat.fp32_ms / lat.int8_ms:.2f}x "
+                     f"| {lat.training_time_ms / lat.int8_ms:.2f}x |")
     return lines + [""]
 
 

@@ -2,23 +2,29 @@
 
 A run directory holds ``config.json`` (a :class:`ModelConfig`) and the training-time weights
 (``model.weights.h5``); every later command rebuilds the network from them without flags.
-A folded plain model is a ``.keras`` file.
+A folded plain model is a ``.keras`` file; the ones written here also hold the config, as a
+``keras_sr_config.json`` entry of the zip (:func:`save_plain`), so a later command reads the
+architecture as trained (with_idt, depth multiplier) instead of re-inferring it from the layers.
+Files without it (written before) fall back to the family's ``plain_config``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import tf_keras as keras
 
 from keras_sr import archs
-from keras_sr.config import CONFIG_FILE, Config, load_config
+from keras_sr.config import CONFIG_FILE, Config, config_from_dict, load_config
 from keras_sr.errors import UserError, first_line
 from keras_sr.files import atomic_path
 
 WEIGHTS_FILE = "model.weights.h5"
+PLAIN_CONFIG_ENTRY = "keras_sr_config.json"  # inside a .keras zip; Keras ignores other entries
 
 
 def save_run(model: keras.Model, config: Config, run_dir: Path) -> None:
@@ -68,6 +74,29 @@ def load_plain(path: Path) -> keras.Model:
         raise UserError(f"{path}: cannot load model ({first_line(exc)})") from None
 
 
+def save_plain(plain: keras.Model, config: Config, path: Path) -> None:
+    """Write the plain model to ``path`` (.keras) with ``config`` inside it, atomically."""
+    with atomic_path(Path(path)) as tmp:
+        plain.save(str(tmp))
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(PLAIN_CONFIG_ENTRY, json.dumps(config.to_dict(), indent=2) + "\n")
+
+
+def plain_file_config(path: Path) -> Config | None:
+    """The config stored in a .keras file by :func:`save_plain`; None for a file without it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if PLAIN_CONFIG_ENTRY not in archive.namelist():
+                return None
+            data = json.loads(archive.read(PLAIN_CONFIG_ENTRY))
+    except (OSError, zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: cannot read its {PLAIN_CONFIG_ENTRY} ({first_line(exc)})") from None
+    try:
+        return config_from_dict(data)
+    except (UserError, TypeError) as exc:
+        raise UserError(f"{path}: {PLAIN_CONFIG_ENTRY}: {exc}") from None
+
+
 @dataclasses.dataclass(frozen=True)
 class FoldReport:
     name: str
@@ -87,8 +116,7 @@ def fold_run(run_dir: Path, output: Path, check_size: tuple[int, int] = (256, 25
     plain = archs.family(config).fold(model, config)
     diff = max_abs_diff(model, plain, check_size)
     try:
-        with atomic_path(output) as tmp:
-            plain.save(str(tmp))
+        save_plain(plain, config, output)
     except Exception as exc:  # OSError, or h5py/keras errors for an unwritable target
         raise UserError(f"{output}: cannot write ({getattr(exc, 'strerror', None) or first_line(exc)})") from None
     convs = sum(isinstance(layer, keras.layers.Conv2D) for layer in plain.layers)

@@ -182,14 +182,26 @@ def load_keras_sr_model(path: Path, training_time: bool = False) -> KerasSRModel
     only) the training-time network with its branches expanded, as it runs during training."""
     from keras_sr import archs
     from keras_sr.config import CONFIG_FILE, load_config
-    from keras_sr.runs import load_plain, load_run
+    from keras_sr.runs import load_plain, load_run, plain_file_config
 
     path = Path(path)
     if training_time:
         model, config = load_run(path)
         return KerasSRModel(model, config, "training-time keras")
     plain = load_plain(path)
-    config = load_config(path / CONFIG_FILE) if path.is_dir() else archs.plain_config(plain)
+    if path.is_dir():
+        config = load_config(path / CONFIG_FILE)
+    else:
+        config = inferred = archs.plain_config(plain)
+        stored = plain_file_config(path)
+        if stored is not None:
+            # The stored config has what the layers cannot say (with_idt, ...); a file whose
+            # layers contradict it was edited or damaged.
+            if [(c.family, c.scale, c.colors, c.receptive_radius) for c in (stored, inferred)] != \
+                    [(inferred.family, inferred.scale, inferred.colors, inferred.receptive_radius)] * 2:
+                raise UserError(f"{path}: its stored config ({stored.name}) does not match its "
+                                f"layers ({inferred.name})")
+            config = stored
     return KerasSRModel(plain, config, "float keras")
 
 

@@ -258,12 +258,13 @@ def init_from_run(model, config: Config, init_dir: Path) -> tuple[list[str], lis
 
     source, source_config = load_run(Path(init_dir))
     if source_config.family != config.family:
-        raise UserError(f"--init {init_dir}: a {source_config.family} run, not {config.family}")
+        raise UserError(f"init {init_dir}: a {source_config.family} run, not {config.family}",
+                        params=("init",))
     keys = [f.name for f in dataclasses.fields(config) if f.name != "scale"]
     diff = [f"{k} {getattr(source_config, k)} vs {getattr(config, k)}" for k in keys
             if getattr(source_config, k) != getattr(config, k)]
     if diff:
-        raise UserError(f"--init {init_dir}: another architecture ({'; '.join(diff)})")
+        raise UserError(f"init {init_dir}: another architecture ({'; '.join(diff)})", params=("init",))
     copied, fresh = [], []
     for layer in model.layers:
         if not layer.weights:
@@ -466,8 +467,8 @@ def _check_fresh_output(run_dir: Path) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise UserError(f"{run_dir}: exists and is not a folder")
     if _checkpoint_files(run_dir) or (run_dir / TRAIN_FILE).exists():
-        raise UserError(f"{run_dir} already holds a run; use --resume to continue it, "
-                        "or another output folder")
+        raise UserError(f"{run_dir} already holds a run; use resume to continue it, "
+                        "or another output folder", params=("resume",))
     if run_dir.is_dir() and any(run_dir.iterdir()):
         raise UserError(f"{run_dir}: folder exists and is not empty (and is not a run); "
                         "train into a new or empty folder")
@@ -600,8 +601,8 @@ def train(config: Config | None, options: TrainOptions | None, run_dir: Path,
         config, options = _resolve_run(config, options, run_dir, resume, steps, check_output=False)
         note(f"worker {task}: synchronous with the chief, which writes {run_dir}")
     if options.batch % strategy.num_replicas_in_sync:
-        raise UserError(f"--batch {options.batch} must be a multiple of the "
-                        f"{strategy.num_replicas_in_sync} replicas")
+        raise UserError(f"batch {options.batch} must be a multiple of the "
+                        f"{strategy.num_replicas_in_sync} replicas", params=("batch",))
     note(f"reading and degrading the training images (bicubic x{config.scale}, once) ...")
     train_set = load_pairs(_folders(run_dir, options.data), config.scale, config.colors,
                            min_lr_size=options.patch)

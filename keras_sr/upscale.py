@@ -86,9 +86,9 @@ def upscale_files(model: SRModel, inputs: list[Path], output: Path, tile: int | 
     and the batch goes on, unless ``options.fail_fast``.
     """
     if options.skip_existing and options.overwrite:
-        raise UserError("choose one of --skip-existing and --overwrite")
+        raise UserError("choose one of skip_existing and overwrite", params=("skip_existing", "overwrite"))
     if options.quality is not None and not 1 <= options.quality <= 100:
-        raise UserError(f"--quality must be in 1..100, got {options.quality}")
+        raise UserError(f"quality must be in 1..100, got {options.quality}", params=("quality",))
     files = list_inputs(inputs, options.recursive)
     output = Path(output)
     to_dir = len(files) > 1 or any(Path(p).is_dir() for p in inputs) or output.is_dir()
@@ -97,12 +97,13 @@ def upscale_files(model: SRModel, inputs: list[Path], output: Path, tile: int | 
             raise UserError(f"{output}: several inputs need an output directory, and this is a file")
         suffix = "." + (options.format or "png").lower().lstrip(".")
         if suffix not in IMAGE_SUFFIXES:
-            raise UserError(f"--format {options.format}: unknown image type; use one of "
-                            f"{', '.join(s[1:] for s in IMAGE_SUFFIXES)}")
+            raise UserError(f"format {options.format}: unknown image type; use one of "
+                            f"{', '.join(s[1:] for s in IMAGE_SUFFIXES)}", params=("format",))
         targets = _dir_targets(files, inputs, output, suffix)
     else:
         if options.format is not None:
-            raise UserError("--format is for folder output; with one output file its suffix says the type")
+            raise UserError("format is for folder output; with one output file its suffix says the type",
+                            params=("format",))
         if output.suffix.lower() not in IMAGE_SUFFIXES:
             raise UserError(f"{output}: unknown image type; use one of {', '.join(IMAGE_SUFFIXES)}")
         targets = [output]
@@ -112,7 +113,8 @@ def upscale_files(model: SRModel, inputs: list[Path], output: Path, tile: int | 
     sources = {f.resolve() for f in files}
     for target in targets:
         if target.resolve() in sources:
-            raise UserError(f"{target}: the output would overwrite an input; choose another -o")
+            raise UserError(f"{target}: the output would overwrite an input; choose another output",
+                            params=("output",))
     if to_dir:
         try:
             output.mkdir(parents=True, exist_ok=True)
@@ -125,8 +127,8 @@ def upscale_files(model: SRModel, inputs: list[Path], output: Path, tile: int | 
             continue
         try:
             if target.exists() and not options.overwrite:
-                raise UserError(f"{target}: already exists (--overwrite replaces it, "
-                                f"--skip-existing keeps it)")
+                raise UserError(f"{target}: already exists (overwrite replaces it, "
+                                f"skip_existing keeps it)", params=("overwrite", "skip_existing"))
             if to_dir:
                 target.parent.mkdir(parents=True, exist_ok=True)
             result.done.append(upscale_file(model, source, target, tile, progress, options.quality))

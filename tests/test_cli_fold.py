@@ -47,6 +47,42 @@ def test_fold_command_writes_an_equivalent_plain_model(run_dir, tmp_path, rng):
     assert list(tmp_path.glob(".*")) == []  # no temporary files left behind
 
 
+def test_a_folded_file_holds_its_config_and_older_files_still_load(tmp_path):
+    """The .keras written by fold carries the run's config (with_idt, which its layers cannot
+    show); a file without it (as written before) gets the config read from its layers; a file
+    whose stored config contradicts its layers is refused."""
+    import dataclasses
+    import zipfile
+
+    from keras_sr import archs
+    from keras_sr.runs import PLAIN_CONFIG_ENTRY, fold_run
+    from keras_sr.runtime import load_keras_sr_model
+
+    config = ModelConfig(scale=2, num_blocks=1, channels=4, act_type="relu", with_idt=True,
+                         depth_multiplier=1.5)
+    model = build_model(config)
+    randomize_ecb_model(model)
+    save_run(model, config, tmp_path / "run")
+    fold_run(tmp_path / "run", tmp_path / "new.keras")
+    assert load_keras_sr_model(tmp_path / "new.keras").config == config
+    plain = archs.family(config).fold(model, config)
+    plain.save(str(tmp_path / "old.keras"))
+    inferred = dataclasses.replace(config, with_idt=False, depth_multiplier=2.0)
+    assert load_keras_sr_model(tmp_path / "old.keras").config == inferred
+    with zipfile.ZipFile(tmp_path / "old.keras", "a") as archive:
+        archive.writestr(PLAIN_CONFIG_ENTRY, json.dumps(dataclasses.replace(config, scale=3).to_dict()))
+    with pytest.raises(UserError, match="does not match its layers"):
+        load_keras_sr_model(tmp_path / "old.keras")
+
+
+def test_fold_refuses_a_config_that_is_not_the_model():
+    from keras_sr.folding import fold
+
+    model = build_model(ModelConfig(scale=2, num_blocks=1, channels=4))
+    with pytest.raises(UserError, match="is not the network of"):
+        fold(model, ModelConfig(scale=2, num_blocks=2, channels=4))
+
+
 @pytest.mark.parametrize("setup,message", [
     (lambda d: None, "not a run directory"),
     (lambda d: d.mkdir(), "config.json: no such file"),

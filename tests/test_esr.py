@@ -1,4 +1,4 @@
-"""The eSR family (edge-SR: MAX, TM, TR) and the family registry: config, fold, int8, end to end."""
+"""The eSR family (edge-SR: MAX, TM, TR, CNN) and the family registry: config, fold, int8, end to end."""
 
 from __future__ import annotations
 
@@ -20,18 +20,23 @@ runner = CliRunner()
 
 
 def _random_esr(config: ESRConfig, seed: int = 0):
-    """An eSR network with every filter tap at O(0.1): the keys' softmax is far from uniform
-    and far from one-hot, so a wrong logit scale or channel split shows."""
+    """An eSR network with every weight at O(0.1): the keys' softmax is far from uniform and
+    far from one-hot, so a wrong logit scale or channel split shows. eSR-CNN's kernels and
+    biases get +-0.5: its tanh layers are then neither linear nor saturated."""
     model = esr.build(config)
-    (kernel,) = model.get_layer("filter").get_weights()
+    spread = 0.5 if config.mode == "cnn" else 0.3
     rng = np.random.default_rng(seed)
-    model.get_layer("filter").set_weights([rng.uniform(-0.3, 0.3, kernel.shape).astype(np.float32)])
+    for layer in model.layers:
+        layer.set_weights([rng.uniform(-spread, spread, w.shape).astype(np.float32)
+                           for w in layer.get_weights()])
     return model
 
 
+CNN = ESRConfig.parse("eSR-CNN_s3_C3_D2_S5")
 MODES = [ESRConfig(scale=2, mode="max", kernel_size=3, channels=4),
          ESRConfig(scale=3, mode="tm", kernel_size=5, channels=3),
-         ESRConfig(scale=4, mode="tr", kernel_size=7, channels=2)]
+         ESRConfig(scale=4, mode="tr", kernel_size=7, channels=2),
+         CNN]
 
 
 @pytest.mark.parametrize("config", MODES, ids=lambda c: c.literature_name)
@@ -44,6 +49,31 @@ def test_fold_is_exact_borders_included(config, rng):
     assert np.abs(y_train).max() > 20
     np.testing.assert_allclose(y_plain, y_train, rtol=0, atol=1e-3)
     assert esr.plain_config(plain) == config
+
+
+@pytest.mark.parametrize("config", MODES, ids=lambda c: c.literature_name)
+def test_deploy_splits_the_parts_exactly(config):
+    """The .tflite form: one convolution per part (values, queries, keys), same function."""
+    plain = esr.fold(_random_esr(config), config)
+    network = esr.deploy(plain, config)
+    assert max_abs_diff(plain, network, (11, 13)) <= 1e-3
+    filters = [layer.name for layer in network.layers if layer.name.startswith("filter")]
+    assert filters == (["filter"] if config.mode == "max" else
+                       [f"filter_{name}" for name in esr.PART_NAMES[config.mode]])
+
+
+@pytest.mark.slow
+def test_int8_gives_the_keys_their_own_scale(tmp_path, monkeypatch):
+    """TM's keys (logits a few units wide) and values (hundreds of pixels) in one int8 tensor
+    share one scale and the keys round to a few levels; split, int8 stays near the float."""
+    from keras_sr.export import export_tflite
+
+    config = ESRConfig(scale=2, mode="tm", kernel_size=5, channels=4)
+    save_run(_random_esr(config), config, tmp_path / "run")
+    split = export_tflite(tmp_path / "run", tmp_path / "split.tflite", "int8", calib_samples=16).quant
+    monkeypatch.setattr(esr, "deploy", lambda plain, config: plain)  # one filter, one tensor
+    shared = export_tflite(tmp_path / "run", tmp_path / "shared.tflite", "int8", calib_samples=16).quant
+    assert split.tflite_vs_float > 35 and split.tflite_vs_float > shared.tflite_vs_float + 5, (split, shared)
 
 
 @pytest.mark.parametrize("config", MODES[1:], ids=lambda c: c.literature_name)
@@ -104,7 +134,7 @@ def test_registry_finds_each_family_from_a_plain_model(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["eSR-MAX_K5_C3", "eSR-TM_K3_C2", "eSR-TR_K3_C2"])
+@pytest.mark.parametrize("name", ["eSR-MAX_K5_C3", "eSR-TM_K3_C2", "eSR-TR_K3_C2", "eSR-CNN_C2_D2_S3"])
 def test_train_fold_int8_eval_upscale_end_to_end(tmp_path, rng, name):
     from keras_sr import flatbuf
 
@@ -130,14 +160,16 @@ def test_train_fold_int8_eval_upscale_end_to_end(tmp_path, rng, name):
     ops = flatbuf.content_op_names(tflite.read_bytes())
     assert set(ops) <= esr.INT8_OPS and "CONV_2D" in ops, ops
     assert ("REDUCE_MAX" in ops) == (config.mode == "max") and ("SOFTMAX" in ops) == (config.mode != "max")
+    assert ("TANH" in ops) == (config.mode == "cnn")
     result = runner.invoke(app, ["eval", str(tflite), "--data", str(data), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{"):])
     assert report["datasets"][0]["mean"]["model"]["psnr"] > 5
     image = tmp_path / "in.png"
     Image.fromarray(rng.integers(0, 256, (15, 21, 3), dtype=np.uint8)).save(image)
+    tile = max(8, 2 * config.receptive_radius + 1)
     result = runner.invoke(app, ["upscale", str(image), "-o", str(tmp_path / "up.png"), "--model", str(tflite),
-                                 "--tile", "8"])
+                                 "--tile", str(tile)])
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "up.png").size == (42, 30)
 
@@ -149,3 +181,122 @@ def test_qat_is_refused_for_esr(tmp_path):
                                  "--int8", "--qat-steps", "10"])
     assert result.exit_code == 2 and "ECBSR only" in result.output, result.output
     assert not (tmp_path / "x.tflite").exists()
+
+
+# eSR-CNN: the paper's small CNN (5x5 to D, tanh, 3x3 to S, tanh, 3x3 to values and keys).
+
+
+def _paper_cnn(model, x: np.ndarray) -> np.ndarray:
+    """The reference's edgeSR_CNN.forward (models.py) on pixels 0..1, with ``model``'s weights:
+    conv + bias, tanh, conv + bias, tanh, conv, pixel shuffle, sum(value * softmax(key * key))."""
+    import tensorflow as tf
+
+    def conv(h, layer):
+        kernel, *bias = layer.get_weights()
+        h = tf.nn.conv2d(h, kernel, 1, "SAME")
+        return tf.tanh(h + bias[0]) if bias else h
+
+    h = conv(conv(conv(x, model.get_layer("conv_d")), model.get_layer("conv_s")), model.get_layer("filter"))
+    h = tf.nn.depth_to_space(h, CNN.scale)
+    value, key = h[..., :CNN.channels], h[..., CNN.channels:]
+    return tf.reduce_sum(value * tf.nn.softmax(key * key, axis=-1), axis=-1, keepdims=True).numpy()
+
+
+def test_cnn_is_the_papers_network_times_255(rng):
+    model = _random_esr(CNN)
+    x = rng.uniform(0, 255, (1, 11, 13, 1)).astype(np.float32)
+    np.testing.assert_allclose(_preclip(model)(x).numpy(), 255 * _paper_cnn(model, x / 255),
+                               rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("dropped", ["input 1/255 in conv_d", "value 255 in filter"])
+def test_a_cnn_fold_without_either_pixel_scale_is_caught(dropped):
+    """Each of the fold's two factors shows on these weights (see the module docstring)."""
+    model = _random_esr(CNN)
+    plain = esr.fold(model, CNN)
+    if dropped.startswith("input"):
+        kernel, bias = plain.get_layer("conv_d").get_weights()
+        plain.get_layer("conv_d").set_weights([kernel / esr.PIXEL_UNIT, bias])
+    else:
+        (kernel,) = plain.get_layer("filter").get_weights()
+        values = np.arange(kernel.shape[-1]) % (2 * CNN.channels) < CNN.channels
+        plain.get_layer("filter").set_weights([np.where(values, kernel * esr.PIXEL_UNIT, kernel)])
+    assert max_abs_diff(model, plain, (11, 13)) > 1.0
+
+
+def test_cnn_initialization_is_the_papers():
+    """models.py: Xavier normal, then the centre tap of input channel 0 set to 1 in every
+    filter of all three convolutions; biases (conv_d, conv_s only) PyTorch's default,
+    uniform in +-1 / sqrt(fan_in)."""
+    config = ESRConfig.parse("eSR-CNN_s2_C4_D3_S9")
+    model = esr.build(config)
+    for name, fan_in in [("conv_d", 25), ("conv_s", 9 * 3), ("filter", None)]:
+        kernel, *bias = model.get_layer(name).get_weights()
+        k = kernel.shape[0] // 2
+        np.testing.assert_array_equal(kernel[k, k, 0], 1.0)
+        others = kernel.copy()
+        others[k, k, 0] = 0.0  # the other taps, other input channels' centres included: Xavier
+        glorot_std = (2 / (kernel.shape[0] ** 2 * sum(kernel.shape[2:]))) ** 0.5
+        assert not np.any(others == 1.0) and 0.7 * glorot_std < np.std(others) < 1.3 * glorot_std
+        if fan_in is None:
+            assert not bias
+        else:
+            assert np.all(np.abs(bias[0]) <= fan_in ** -0.5) and np.std(bias[0]) > 0
+
+
+def test_cnn_receptive_radius_is_exact(rng):
+    """A change of one LR pixel reaches exactly the output pixels of LR rows and columns within
+    receptive_radius of it: tiles overlapping by it are enough, and no more is needed."""
+    plain = _preclip(esr.fold(_random_esr(CNN), CNN))
+    x = rng.uniform(0, 255, (1, 21, 21, 1)).astype(np.float32)
+    bumped = x.copy()
+    bumped[0, 10, 10, 0] += 100
+    changed = np.abs(plain(bumped).numpy() - plain(x).numpy())[0, ..., 0] > 1e-3
+    rows, cols = np.nonzero(changed)
+    r = CNN.receptive_radius
+    assert r == 4
+    assert (rows.min() // CNN.scale, rows.max() // CNN.scale) == (10 - r, 10 + r)
+    assert (cols.min() // CNN.scale, cols.max() // CNN.scale) == (10 - r, 10 + r)
+
+
+def test_cnn_tiled_upscale_equals_the_whole_image(tmp_path, rng):
+    from keras_sr.runtime import load_sr_model
+    from keras_sr.tiling import run_tiled
+
+    save_run(_random_esr(CNN), CNN, tmp_path / "run")
+    model = load_sr_model(tmp_path / "run")
+    assert model.receptive_radius == CNN.receptive_radius
+    lr = rng.integers(0, 256, (23, 29, 1), dtype=np.uint8)
+    whole = model(lr)
+    for tile in (2 * CNN.receptive_radius + 1, 12, 17):
+        np.testing.assert_array_equal(run_tiled(model, lr, tile), whole)
+
+
+def test_cnn_names_and_configs(tmp_path):
+    config = ESRConfig.parse("eSR-CNN_C4_D3_S9", scale=3)
+    assert config == ESRConfig(scale=3, mode="cnn", kernel_size=9, channels=4, d_channels=3, s_channels=9)
+    assert config.literature_name == "eSR-CNN_s3_C4_D3_S9" and config.name == "x3_esr_cnn_c4d3s9_y"
+    assert ESRConfig.parse(config.literature_name) == config == ESRConfig.parse("esr-cnn_S9_D3_s3_C4")
+    assert config_from_dict(config.to_dict()) == config and config.receptive_radius == 4
+    # MAX, TM and TR configs keep their keys: files written before eSR-CNN read and write the same.
+    for old in MODES[:3]:
+        assert set(old.to_dict()) == {"family", "scale", "mode", "kernel_size", "channels", "colors"}
+        assert config_from_dict(json.loads(json.dumps(old.to_dict()))) == old
+    save_run(_random_esr(CNN), CNN, tmp_path / "run")
+    assert load_config(tmp_path / "run" / "config.json") == CNN
+    path = tmp_path / "plain.keras"
+    load_plain(tmp_path / "run").save(str(path))
+    assert archs.plain_config(load_plain(path)) == CNN
+    for bad, message in [("eSR-CNN_C4_D3", "needs CN, DN and SN"),
+                         ("eSR-CNN_K7_C4_D3_S9", "fields sN, CN, DN, SN"),
+                         ("eSR-MAX_K7_C4_D3", "fields sN, KN, CN"),
+                         ("eSR-CNN_C4_D0_S9", "d_channels must be in 1..64"),
+                         ("eSR-CNN_C4_D3_S65", "s_channels must be in 1..64"),
+                         ("eSR-CNN_s4_C4_D3_S9", "x4 name")]:
+        with pytest.raises(UserError, match=message):
+            preset_config(bad, 2)
+    for fields, message in [({"mode": "cnn", "d_channels": 3, "s_channels": 9}, "kernel_size is its 9x9"),
+                            ({"mode": "tm", "d_channels": 3}, "belong to eSR-CNN"),
+                            ({**config.to_dict(), "d_channels": True}, "d_channels must be an integer")]:
+        with pytest.raises(UserError, match=message):
+            config_from_dict({"family": "esr", **fields})

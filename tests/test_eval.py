@@ -176,7 +176,7 @@ def _one_line_error(result, message):
 @pytest.mark.parametrize("args,message", [
     (lambda r, d, t: [str(r), "--data", str(d), "--scale", "3"], "is a x2 model, not x3"),
     (lambda r, d, t: ["bicubic", "--data", str(d), "--scale", "5"], "scale must be one of"),
-    (lambda r, d, t: ["bicubic", "--data", str(d)], "give --scale"),
+    (lambda r, d, t: ["bicubic", "--data", str(d)], "the bicubic baseline needs a --scale"),
     (lambda r, d, t: ["bicubic", "--data", str(d), "--scale", "2", "--self-ensemble"], "needs a model"),
     (lambda r, d, t: [str(t / "nope"), "--data", str(d)], "nope"),
     (lambda r, d, t: ["bicubic", "--data", str(t / "missing"), "--scale", "2"], "no such data folder"),

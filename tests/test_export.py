@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from keras_sr import flatbuf
 from keras_sr.cli import app
 from keras_sr.errors import UserError
-from keras_sr.export import add_metadata, convert, model_ops, sr_metadata
+from keras_sr.export import convert, model_ops
 from keras_sr.folding import deploy
+from keras_sr.metadata import add_metadata, sr_metadata
 from keras_sr.runtime import load_sr_model, read_metadata
 from tests.sr_models import export, make_run
 
@@ -91,7 +92,7 @@ def _ops(content: bytes, name: str) -> list:
 def saturating(run_dir):
     """(deploy model, config, calibration patches) of the run with the first two sub-pixels'
     biases pushed to +400 and -400, far out of the pixel range."""
-    from keras_sr.export import calibration_images, calibration_patches
+    from keras_sr.int8 import calibration_images, calibration_patches
 
     plain = load_sr_model(run_dir)
     config = plain.config
@@ -152,7 +153,7 @@ def test_dropping_the_clip_is_bit_identical(saturating, run_dir, monkeypatch, rn
     """The int8 clip ops after a pixel-unit output change no value: files exported with and
     without them agree bit for bit on saturating, noisy and real images, in the deploy layout
     and in the pass-through layout of the earlier bundled files."""
-    from keras_sr.export import calibration_images
+    from keras_sr.int8 import calibration_images
 
     network, config, patches = saturating
     if layout == "plain":
@@ -291,6 +292,21 @@ def test_tflite_command_errors(run_dir, tmp_path, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "m.tflite").exists()
+
+
+def test_library_errors_name_parameters_and_the_cli_names_flags(run_dir, tmp_path):
+    """The same mistake in each front end's words: the library's parameters, the CLI's flags."""
+    from keras_sr.export import export_tflite
+
+    with pytest.raises(UserError) as caught:
+        export_tflite(run_dir, tmp_path / "m.tflite", "float32", qat_steps=5)
+    assert str(caught.value) == "qat_steps needs quantization int8 and a count of at least 0"
+    result = runner.invoke(app, ["tflite", str(run_dir), "-o", str(tmp_path / "m.tflite"),
+                                 "--qat-steps", "5"])
+    assert "error: --qat-steps needs --int8 and a count of at least 0" in result.output, result.output
+    # Only the listed parameters are rewritten, and only as whole words.
+    error = UserError("size 3x3: sizes and input_size differ", params=("size",))
+    assert error.in_terms_of({"size": "--size"}) == "--size 3x3: sizes and input_size differ"
 
 
 @pytest.mark.parametrize("path", sorted(PRETRAINED.glob("*_int8.tflite")), ids=lambda p: p.name)

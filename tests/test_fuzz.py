@@ -203,7 +203,7 @@ def _upscale_checks(model: Path, base, out_dir: Path, worker=None) -> None:
 @examples("metadata")
 @given(data=st.data())
 def test_fuzz_tflite_metadata(base, tmp_path_factory, data):
-    from keras_sr.export import add_metadata
+    from keras_sr.metadata import add_metadata
     from keras_sr.runtime import read_metadata
 
     content = base["tflite"].read_bytes()

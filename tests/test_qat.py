@@ -8,8 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from keras_sr.cli import app
-from keras_sr.export import (add_metadata, calibration_images, calibration_patches, convert,
-                             sr_metadata)
+from keras_sr.export import convert
+from keras_sr.int8 import calibration_images, calibration_patches
+from keras_sr.metadata import add_metadata, sr_metadata
 from keras_sr.folding import deploy
 from keras_sr.qat import activation_ranges, fake_int8_forward, finetune_for_int8, learned_weights
 from keras_sr.runtime import TFLiteSRModel, load_sr_model, read_metadata
@@ -109,7 +110,7 @@ def test_finetuning_that_scores_lower_is_not_kept(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_int8_breakdown_tool(tmp_path, capsys):
-    from keras_sr.export import SAMPLES_DIR
+    from keras_sr.int8 import SAMPLES_DIR
     from tools.int8_breakdown import main
 
     run = make_run(tmp_path / "run", channels=6)

@@ -47,12 +47,14 @@ def generated(tmp_path_factory):
     models, data = _layout(root), _sets(root)
     (root / "docs").mkdir()
     output, figure = root / "BENCH.md", root / "docs" / "cmp.png"
+    tradeoff = root / "docs" / "qt.png"
     result = runner.invoke(app, ["report", "--models", str(models), "--data", str(data), "--sets", "Set5,Set14",
                                  "-o", str(output), "--figure", str(figure), "--size", "12x16", "--runs", "1",
-                                 "--threads", "1"])
+                                 "--threads", "1", "--tradeoff", str(tradeoff),
+                                 "--families", "m4c8,eSR-MAX_K3_C2"])
     assert result.exit_code == 0, result.output
     return {"root": root, "models": models, "data": data, "text": output.read_text(), "figure": figure,
-            "output": result.output}
+            "tradeoff": tradeoff, "output": result.output}
 
 
 def _row(text: str, label: str, last: str | None = None) -> list[str]:
@@ -81,6 +83,8 @@ def test_report_has_every_section_and_row(generated):
     x2_section, x3_section = text.split("### x2")[1].split("### x3")
     assert _row(x2_section, "FSRCNN (12K)") == ["37.00", "32.63", "*quoted* [2]"]
     assert _row(x2_section, "ECBSR-M4C16 (Y)") == ["37.33", "–", "*quoted* [3]"]
+    assert _row(x2_section, "SRCNN (57K)") == ["36.66", "32.42", "*quoted* [5]"]
+    assert _row(x2_section, "VDSR (665K)") == ["37.53", "33.03", "*quoted* [1]"]
     assert _row(x3_section, "Bicubic") == ["30.39 / 0.8682", "27.55 / 0.7742", "*quoted* [1]"]
     assert "FSRCNN" not in x3_section.split("## Latency")[0]
     assert "*quoted* [4]" in text and "Dimensity 8100" in text and "6.15" in text
@@ -160,6 +164,37 @@ def test_report_figure_layout(generated):
     assert not np.array_equal(panels[0], panels[2]) and not np.array_equal(panels[0], panels[1])
     assert (pixels[:FIGURE_GAP] == 255).all()  # white margins, no partial draw
     assert not list(generated["figure"].parent.glob(".*"))  # atomic: no temporary left behind
+
+
+@pytest.mark.slow
+def test_report_times_each_family_configuration(generated):
+    text = generated["text"].split("## Model families")[1]
+    esr = _row(text, "eSR-MAX_s2_K3_C2")
+    assert esr[0] == "esr" and esr[2] == "72"  # one 3x3 conv, 1 -> 2^2 * 2 channels, no bias
+    ecbsr = _row(text, "ECBSR-M4C8")
+    assert ecbsr[0] == "ecbsr" and int(ecbsr[1].replace(",", "")) > int(ecbsr[2].replace(",", ""))
+    for row in (esr, ecbsr):
+        assert all(float(v) > 0 for v in row[4:7]), row
+        assert float(row[7].rstrip("x")) == pytest.approx(float(row[5]) / float(row[4]), rel=0.15)
+
+
+@pytest.mark.slow
+def test_report_tradeoff_chart(generated):
+    """The x2 model's point (blue) and the quoted rows (red squares) are drawn, the markdown
+    links the chart relatively, and with no x2 model there is no chart."""
+    from PIL import Image
+
+    from keras_sr.report import tradeoff_chart
+
+    assert "## Quality against latency and size" in generated["text"]
+    assert "](docs/qt.png)" in generated["text"]
+    with Image.open(generated["tradeoff"]) as image:
+        assert image.format == "PNG" and image.size == (1000, 440)
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3).astype(int)
+    for color in ((31, 119, 180), (214, 39, 40)):  # matplotlib's tab:blue, tab:red
+        assert (np.abs(pixels - color).sum(1) < 30).sum() > 20, color
+    assert not tradeoff_chart([], generated["root"] / "none.png", (12, 16))
+    assert not (generated["root"] / "none.png").exists()
 
 
 def _one_line_error(result, message):

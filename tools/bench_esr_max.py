@@ -18,8 +18,9 @@ import numpy as np
 from keras_sr.archs import esr
 from keras_sr.bundled import resolve_model
 from keras_sr.config import ESRConfig
-from keras_sr.export import (add_metadata, calibration_images, calibration_patches, convert,
-                             gpu_compatibility, model_ops, sr_metadata)
+from keras_sr.export import convert, gpu_compatibility, model_ops
+from keras_sr.int8 import calibration_images, calibration_patches
+from keras_sr.metadata import add_metadata, sr_metadata
 from keras_sr.profile import side_by_side
 from keras_sr.runtime import TFLiteSRModel, read_metadata
 

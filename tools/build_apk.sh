@@ -18,6 +18,8 @@
 #   --test-only        run the JUnit tests and stop (no model needed; the Robolectric tests
 #                      need aapt2 and android-framework-res, as the build does)
 #   --verify APK       only verify an existing APK
+#   --strict-elf-align also fail verification when a 64-bit library's ELF LOAD segments are
+#                      aligned below 16 KB (default: reported; TFLite 2.16.1's are all 4 KB)
 #   -h, --help         this text
 # Environment: KERAS_SR_ANDROID_CACHE (downloads, Maven repository, debug key;
 #   default ~/.cache/keras_sr_android).
@@ -66,6 +68,7 @@ install_deps=0
 run_tests=0
 build=1
 verify_only=""
+strict_elf_align=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --install-deps) install_deps=1 ;;
@@ -75,6 +78,7 @@ while [[ $# -gt 0 ]]; do
         --test) run_tests=1 ;;
         --test-only) run_tests=1; build=0 ;;
         --verify) [[ $# -ge 2 ]] || die "--verify needs an APK"; verify_only="$2"; build=0; shift ;;
+        --strict-elf-align) strict_elf_align=1 ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown option: $1 (see --help)" ;;
     esac
@@ -381,14 +385,39 @@ build_apk() {
 
 # Reads the zip's central directory and local headers (python3, standard library only): every
 # lib/*.so must be deflated (extracted at install) or stored with its data at a multiple of
-# PAGE_ALIGNMENT. Also reports each arm64 library's ELF LOAD segment alignment (p_align), which
-# is fixed when the library is linked, not by packaging: TFLite 2.16.1's are 4 KB, so they need
-# the 16 KB-page compatibility mode on such devices (reported, not failed).
-check_native_alignment() {
-    python3 - "$1" "$PAGE_ALIGNMENT" <<'PY'
+# PAGE_ALIGNMENT. It also prints each library's ELF LOAD segment alignment (p_align, the largest
+# page size the library can be mapped with), which is fixed when the library is linked, not by
+# packaging. 16 KB pages exist only on 64-bit devices (arm64-v8a, x86_64). TFLite 2.16.1's
+# libraries are all 4 KB (and no newer org.tensorflow:tensorflow-lite on Maven Central ships any:
+# 2.17.0 is a relocation to com.google.ai.edge.litert, which only Google's Maven serves), so they
+# rely on Android's 16 KB compatibility mode; MODE "elf" fails on that (--strict-elf-align), the
+# default verification only reports it.
+check_native_alignment() {  # check_native_alignment APK MODE: MODE zip | elf | report (exit 0)
+    python3 - "$1" "$PAGE_ALIGNMENT" "$2" <<'PY'
 import struct, sys, zipfile
-apk, page = sys.argv[1], int(sys.argv[2])
-bad = 0
+apk, page, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+SIXTY_FOUR_BIT_ABIS = ("arm64-v8a", "x86_64")
+bad_zip = 0
+low = []   # 64-bit libraries whose LOAD p_align is below the page size
+def load_aligns(blob):
+    """The p_align of each PT_LOAD program header (ELF32 or ELF64, either byte order)."""
+    if blob[:4] != b"\x7fELF":
+        raise ValueError("not an ELF file")
+    end = "<" if blob[5] == 1 else ">"
+    if blob[4] == 2:   # ELFCLASS64
+        phoff, = struct.unpack(end + "Q", blob[32:40])
+        phentsize, phnum = struct.unpack(end + "HH", blob[54:58])
+        fmt, align_at = "Q", 48
+    else:              # ELFCLASS32
+        phoff, = struct.unpack(end + "I", blob[28:32])
+        phentsize, phnum = struct.unpack(end + "HH", blob[42:46])
+        fmt, align_at = "I", 28
+    out = []
+    for i in range(phnum):
+        h = phoff + i * phentsize
+        if struct.unpack(end + "I", blob[h:h + 4])[0] == 1:   # PT_LOAD
+            out.append(struct.unpack(end + fmt, blob[h + align_at:h + align_at + struct.calcsize(fmt)])[0])
+    return out
 with zipfile.ZipFile(apk) as z, open(apk, "rb") as f:
     for info in z.infolist():
         if not (info.filename.startswith("lib/") and info.filename.endswith(".so")):
@@ -396,24 +425,27 @@ with zipfile.ZipFile(apk) as z, open(apk, "rb") as f:
         f.seek(info.header_offset)
         header = f.read(30)
         if header[:4] != b"PK\x03\x04":
-            print(f"{info.filename}: bad local header"); bad = 1; continue
+            print(f"{info.filename}: bad local header"); bad_zip = 1; continue
         name_len, extra_len = struct.unpack("<HH", header[26:30])
         data = info.header_offset + 30 + name_len + extra_len
         stored = info.compress_type == zipfile.ZIP_STORED
         ok = not stored or data % page == 0
-        bad |= not ok
-        elf = ""
-        if info.filename.startswith("lib/arm64-v8a/"):
-            blob = z.read(info)
-            phoff, = struct.unpack("<Q", blob[32:40])
-            phentsize, phnum = struct.unpack("<HH", blob[54:58])
-            aligns = [struct.unpack("<Q", blob[phoff + i * phentsize + 48:phoff + i * phentsize + 56])[0]
-                      for i in range(phnum)
-                      if struct.unpack("<I", blob[phoff + i * phentsize:phoff + i * phentsize + 4])[0] == 1]
-            elf = f", ELF LOAD p_align {min(aligns)}" + ("" if min(aligns) >= page else " (< 16 KB: needs compat mode)")
+        bad_zip |= not ok
+        abi = info.filename.split("/")[1]
+        try:
+            align = min(load_aligns(z.read(info)))
+            elf = f", ELF LOAD p_align {align} ({align // 1024} KB)"
+        except (ValueError, struct.error) as e:
+            align, elf = 0, f", ELF unreadable ({e})"
+        if abi in SIXTY_FOUR_BIT_ABIS and align < page:
+            low.append(info.filename)
+            elf += " < 16 KB: needs the compatibility mode on 16 KB-page devices"
         print(f"{info.filename}: {'stored at ' + str(data) if stored else 'deflated'}"
               f"{'' if ok else ' NOT ' + str(page) + '-aligned'}{elf}")
-sys.exit(bad)
+if low:
+    print(f"{len(low)} 64-bit libraries have ELF LOAD p_align below {page} bytes"
+          + (" (failing: --strict-elf-align)" if mode == "elf" else " (reported, not failed; --strict-elf-align fails on it)"))
+sys.exit(bad_zip if mode == "zip" else (1 if low else 0) if mode == "elf" else 0)
 PY
 }
 
@@ -445,8 +477,11 @@ verify_apk() {
     check "sample images in assets/samples" grep -q "assets/samples/.*\.png$" <<<"$listing"
     check "lib/$REQUIRED_ABI/libtensorflowlite_jni.so" grep -q " lib/$REQUIRED_ABI/libtensorflowlite_jni.so$" <<<"$listing"
     check "lib/$REQUIRED_ABI/libtensorflowlite_gpu_jni.so" grep -q " lib/$REQUIRED_ABI/libtensorflowlite_gpu_jni.so$" <<<"$listing"
-    check "lib/*.so compressed, or stored $PAGE_ALIGNMENT-byte aligned" check_native_alignment "$apk"
-    check_native_alignment "$apk" 2>&1 | sed 's/^/          /'
+    check "lib/*.so compressed, or stored $PAGE_ALIGNMENT-byte aligned" check_native_alignment "$apk" zip
+    if [[ $strict_elf_align = 1 ]]; then
+        check "64-bit lib/*.so ELF LOAD p_align >= $PAGE_ALIGNMENT (--strict-elf-align)" check_native_alignment "$apk" elf
+    fi
+    check_native_alignment "$apk" report 2>&1 | sed 's/^/          /'
     local tmp
     tmp="$(mktemp -d)"
     unzip -q -o "$apk" classes.dex -d "$tmp"

@@ -46,8 +46,9 @@ def exports_with_and_without_clip(run_dir: Path, calib: Path | None) -> tuple[by
     """(with the clip ops, without): the int8 export of ``run_dir`` done twice, once with
     :func:`keras_sr.flatbuf.drop_saturated_clip` disabled."""
     from keras_sr import flatbuf
-    from keras_sr.export import (add_metadata, calibration_images, calibration_patches, convert,
-                                 sr_metadata)
+    from keras_sr.export import convert
+    from keras_sr.int8 import calibration_images, calibration_patches
+    from keras_sr.metadata import add_metadata, sr_metadata
     from keras_sr.folding import deploy
     from keras_sr.runtime import load_keras_sr_model
 

@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from keras_sr.data import list_images, model_input, read_image
     from keras_sr.evaluate import model_scores
-    from keras_sr.export import (add_metadata, calibration_images, calibration_patches, convert,
-                                 sr_metadata)
+    from keras_sr.export import convert
+    from keras_sr.int8 import calibration_images, calibration_patches
+    from keras_sr.metadata import add_metadata, sr_metadata
     from keras_sr.folding import deploy
     from keras_sr.imresize import bicubic_downscale
     from keras_sr.qat import activation_ranges, fake_int8_forward

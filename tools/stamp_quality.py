@@ -21,7 +21,7 @@ PROTOCOL = "int8 PSNR-Y (dB), shave = scale, LR by MATLAB bicubic, as sr-tool ev
 def stamp(path: Path, data: Path, sets: list[str]) -> dict[str, float]:
     """Evaluate ``path`` on ``data/<set>`` and write the means into its metadata."""
     from keras_sr.evaluate import evaluate
-    from keras_sr.export import add_metadata
+    from keras_sr.metadata import add_metadata
     from keras_sr.files import atomic_path
     from keras_sr.runtime import read_metadata
 

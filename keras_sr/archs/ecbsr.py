@@ -24,7 +24,7 @@ def build(config: ModelConfig, collapsed: bool = False):
 def fold(model, config: ModelConfig):
     from keras_sr.folding import fold as fold_ecbsr
 
-    return fold_ecbsr(model)
+    return fold_ecbsr(model, config)
 
 
 def deploy(plain, config: ModelConfig):
@@ -63,6 +63,6 @@ def plain_config(plain) -> ModelConfig:
 
 
 def pin_int8(content: bytes) -> bytes:
-    from keras_sr.export import _pixel_units
+    from keras_sr.int8 import pin_pixel_units
 
-    return _pixel_units(content)
+    return pin_pixel_units(content)

@@ -84,10 +84,22 @@ public final class MainActivity extends Activity implements ScreenState.View {
         setUpControls();
         state.attach(this);
         // A shared image is opened once, when the app starts for it; a recreated Activity
-        // (savedInstanceState set) must not open or batch it again.
-        if (fresh && (savedInstanceState != null || !openShared(getIntent()))) {
-            state.open(null, ScreenState.SAMPLES_DIR + "/" + SAMPLES[0]);
+        // (savedInstanceState set) must not open or batch it again. A fresh state with a saved
+        // Bundle is a restart after process death: the Bundle says what to reopen.
+        if (fresh) {
+            boolean opened = savedInstanceState != null ? state.restoreFrom(savedInstanceState)
+                    : openShared(getIntent());
+            if (!opened) {
+                state.open(null, ScreenState.SAMPLES_DIR + "/" + SAMPLES[0]);
+            }
         }
+    }
+
+    /** What process death loses and the restarted app can bring back (see ScreenState.restoreFrom). */
+    @Override
+    protected void onSaveInstanceState(Bundle outState) {
+        super.onSaveInstanceState(outState);
+        state.saveTo(outState);
     }
 
     private void setUpControls() {
@@ -274,6 +286,7 @@ public final class MainActivity extends Activity implements ScreenState.View {
             if (uris.isEmpty() && data.getData() != null) {
                 uris.add(data.getData());
             }
+            keepReadAccess(uris, data.getFlags());
             state.openBatch(uris);
         } else if (requestCode == REQUEST_OPEN_MODEL && data.getData() != null) {
             state.loadModel(data.getData());
@@ -311,6 +324,24 @@ public final class MainActivity extends Activity implements ScreenState.View {
         }
         state.openBatch(uris);
         return true;
+    }
+
+    /**
+     * A picked document's read grant ends with this process; a persisted one lets the app reopen
+     * it after process death (the URIs go into the saved Bundle). Best effort: a provider that
+     * offers no persistable grant still works until then.
+     */
+    private void keepReadAccess(List<Uri> uris, int flags) {
+        if ((flags & Intent.FLAG_GRANT_PERSISTABLE_URI_PERMISSION) == 0) {
+            return;
+        }
+        for (Uri uri : uris) {
+            try {
+                getContentResolver().takePersistableUriPermission(uri, Intent.FLAG_GRANT_READ_URI_PERMISSION);
+            } catch (SecurityException e) {
+                // not persistable: readable for as long as this process lives
+            }
+        }
     }
 
     private static List<Uri> uris(ClipData clip) {

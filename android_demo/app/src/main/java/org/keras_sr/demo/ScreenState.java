@@ -2,6 +2,7 @@ package org.keras_sr.demo;
 
 import android.content.Context;
 import android.net.Uri;
+import android.os.Bundle;
 import android.os.Handler;
 import android.os.Looper;
 import java.util.ArrayList;
@@ -16,6 +17,11 @@ import org.keras_sr.demo.core.Batch;
  * result, the settings and a running job: the old Activity hands this object to the new one
  * through onRetainNonConfigurationInstance, and callbacks from the worker update this object and
  * then whichever Activity is attached at that moment. Main thread only.
+ *
+ * <p>Process death (Android ending the app in the background) loses this object. What can be
+ * brought back goes into the Activity's saved-instance Bundle ({@link #saveTo} /
+ * {@link #restoreFrom}): the input's URI(s) or sample, the settings and the model selection. A
+ * running job cannot be: the restored screen says what was lost and the user runs it again.
  */
 final class ScreenState {
     /** What the attached Activity implements. */
@@ -29,6 +35,22 @@ final class ScreenState {
     }
 
     static final String SAMPLES_DIR = "samples";
+    // Saved-instance Bundle keys.
+    static final String KEY_INPUT_URI = "input_uri";
+    static final String KEY_INPUT_ASSET = "input_asset";
+    static final String KEY_BATCH = "batch";
+    static final String KEY_ACCELERATOR = "accelerator";
+    static final String KEY_ACCELERATOR_CHOSEN = "accelerator_chosen";
+    static final String KEY_THREADS = "thread_index";
+    static final String KEY_FORMAT = "format";
+    static final String KEY_CUSTOM_MODEL = "custom_model_active";
+    static final String KEY_LOST = "lost";
+    /** What a saved Bundle says was lost with the process (values of {@link #KEY_LOST}). */
+    static final String LOST_UPSCALE = "upscale";
+    static final String LOST_BATCH = "batch";
+    static final String LOST_SAVE = "save";
+    static final String LOST_MODEL = "model";
+    static final String LOST_RESULT = "result";
     static final int[] THREAD_CHOICES = {1, 2, 4, 6, 8};
     private static final int DEFAULT_MAX_THREADS = 4;
 
@@ -39,6 +61,13 @@ final class ScreenState {
     ImageInput input;
     /** Where {@link #input} came from (null for a sample), so a batch does not reopen its first image. */
     private Uri inputUri;
+    /** The bundled sample {@link #input} is (null for a picked image). */
+    private String inputAsset;
+    /** A job is in SrSession.upscale / loadModel (for what a saved Bundle reports lost). */
+    private boolean upscaling;
+    private boolean loadingModel;
+    /** Said once, after the next open, on a screen restored after process death. */
+    private String restoreNotice;
     SrSession.Result result;
     Uri savedUri;
     String status = "";
@@ -66,6 +95,10 @@ final class ScreenState {
 
     ScreenState(Context context, int screenW, int screenH) {
         this.session = new SrSession(context);
+        if (session.remembered != null) {   // loaded in an earlier launch
+            customModelName = session.remembered.name;
+            customModelActive = session.remembered.active;
+        }
         this.screenW = screenW;
         this.screenH = screenH;
         int defaultThreads = Math.min(DEFAULT_MAX_THREADS, Runtime.getRuntime().availableProcessors());
@@ -140,7 +173,7 @@ final class ScreenState {
     }
 
     /** Opens, then calls {@code then} (or, with null, shows the image and stops). */
-    private void openThen(final Uri uri, String asset, final SrSession.Callback<ImageInput> then) {
+    private void openThen(final Uri uri, final String asset, final SrSession.Callback<ImageInput> then) {
         status = (batch != null ? batch.progressPrefix() : "") + "Opening " + (asset != null ? asset : "the image") + "…";
         running = true;
         progressTotal = 0;
@@ -154,6 +187,7 @@ final class ScreenState {
                 }
                 input = in;
                 inputUri = uri;
+                inputAsset = uri == null ? asset : null;
                 result = null;
                 savedUri = null;
                 status = String.format(Locale.US, "%s: %d×%d (%.1f MP)%s", in.displayName, in.width, in.height,
@@ -161,6 +195,7 @@ final class ScreenState {
                 if (pendingBatch != null && then == null) {
                     status += batchHint();
                 }
+                status += takeRestoreNotice();
                 if (then != null) {
                     then.onResult(in);
                 } else {
@@ -171,7 +206,7 @@ final class ScreenState {
             @Override
             public void onError(String message) {
                 running = false;
-                status = message + (pendingBatch != null && then == null ? batchHint() : "");
+                status = message + (pendingBatch != null && then == null ? batchHint() : "") + takeRestoreNotice();
                 if (then != null) {
                     then.onError(message);
                 } else {
@@ -213,6 +248,7 @@ final class ScreenState {
     /** Runs {@link #input}; the result is stored before {@code then} is called. */
     private void runUpscale(final SrSession.Callback<SrSession.Result> then) {
         running = true;
+        upscaling = true;
         progressDone = 0;
         progressTotal = 0;
         cancel = new AtomicBoolean(false);
@@ -238,6 +274,7 @@ final class ScreenState {
             @Override
             public void onResult(SrSession.Result r) {
                 running = false;
+                upscaling = false;
                 result = r;
                 savedUri = null;
                 showSr = true;
@@ -247,6 +284,7 @@ final class ScreenState {
             @Override
             public void onError(String message) {
                 running = false;
+                upscaling = false;
                 then.onError(message);
             }
         });
@@ -418,6 +456,7 @@ final class ScreenState {
             return;
         }
         running = true;
+        loadingModel = true;
         progressTotal = 0;
         status = "Checking the model…";
         render();
@@ -425,6 +464,7 @@ final class ScreenState {
             @Override
             public void onResult(SrSession.LoadedModel model) {
                 running = false;
+                loadingModel = false;
                 customModelName = model.name;
                 customModelActive = true;
                 status = "Model: " + model.name + ": " + model.description + " (used from the next Upscale)";
@@ -434,6 +474,7 @@ final class ScreenState {
             @Override
             public void onError(String message) {
                 running = false;
+                loadingModel = false;
                 status = message + "\nStill using " + (customModelActive ? customModelName : "the built-in model") + ".";
                 render();
             }
@@ -459,6 +500,130 @@ final class ScreenState {
             cancel.set(true);
             status = "Cancelling…";
             render();
+        }
+    }
+
+    /** Writes what process death would lose and can be brought back (see {@link #restoreFrom}). */
+    void saveTo(Bundle out) {
+        if (batch != null) {
+            out.putParcelableArrayList(KEY_BATCH, new ArrayList<>(batch.unfinished()));
+        } else if (pendingBatch != null) {
+            out.putParcelableArrayList(KEY_BATCH, new ArrayList<>(pendingBatch));
+        }
+        if (inputUri != null) {
+            out.putParcelable(KEY_INPUT_URI, inputUri);
+        } else if (inputAsset != null) {
+            out.putString(KEY_INPUT_ASSET, inputAsset);
+        }
+        out.putString(KEY_ACCELERATOR, accelerator.name());
+        out.putBoolean(KEY_ACCELERATOR_CHOSEN, acceleratorChosen);
+        out.putInt(KEY_THREADS, threadIndex);
+        out.putString(KEY_FORMAT, format.name());
+        out.putBoolean(KEY_CUSTOM_MODEL, customModelActive);
+        String lost = null;
+        if (batch != null) {
+            lost = LOST_BATCH;
+        } else if (saving) {
+            lost = LOST_SAVE;
+        } else if (upscaling) {
+            lost = LOST_UPSCALE;
+        } else if (loadingModel) {
+            lost = LOST_MODEL;
+        } else if (result != null && savedUri == null) {
+            lost = LOST_RESULT;
+        }
+        if (lost != null) {
+            out.putString(KEY_LOST, lost);
+        }
+    }
+
+    /**
+     * A fresh state after process death: takes back the settings and the model selection from
+     * {@code saved}, reopens the input (or the batch still to do) and says what was lost. Returns
+     * false when there was no input to reopen (the caller then shows a sample).
+     */
+    boolean restoreFrom(Bundle saved) {
+        SuperResolver.Accelerator a = enumValue(SuperResolver.Accelerator.class, saved.getString(KEY_ACCELERATOR));
+        if (a != null) {
+            accelerator = a;
+            acceleratorChosen = saved.getBoolean(KEY_ACCELERATOR_CHOSEN);
+        }
+        int threads = saved.getInt(KEY_THREADS, -1);
+        if (threads >= 0 && threads < THREAD_CHOICES.length) {
+            threadIndex = threads;
+        }
+        GalleryStore.Format f = enumValue(GalleryStore.Format.class, saved.getString(KEY_FORMAT));
+        if (f != null) {
+            format = f;
+        }
+        StringBuilder notice = new StringBuilder();
+        String lost = saved.getString(KEY_LOST);
+        if (lost != null) {
+            notice.append(lostMessage(lost));
+        }
+        boolean custom = saved.getBoolean(KEY_CUSTOM_MODEL);
+        if (custom && customModelName == null) {
+            notice.append(notice.length() > 0 ? "\n" : "").append("The custom model is no longer stored; "
+                    + "using the built-in model.");
+        } else if (custom != customModelActive) {
+            customModelActive = custom;
+            session.useCustomModel(custom);
+        }
+        restoreNotice = notice.length() > 0 ? notice.toString() : null;
+        List<Uri> uris = saved.getParcelableArrayList(KEY_BATCH);
+        Uri uri = saved.getParcelable(KEY_INPUT_URI);
+        String asset = saved.getString(KEY_INPUT_ASSET);
+        if (uris != null && !uris.isEmpty()) {
+            openBatch(uris);
+        } else if (uri != null) {
+            open(uri, null);
+        } else if (asset != null) {
+            open(null, asset);
+        } else {
+            if (restoreNotice != null) {
+                setStatus(takeRestoreNotice().trim());
+            }
+            return false;
+        }
+        return true;
+    }
+
+    private static String lostMessage(String lost) {
+        String what;
+        String then;
+        if (LOST_BATCH.equals(lost)) {
+            what = "during the batch; the images not yet saved are selected again";
+            then = "press Upscale to run them";
+        } else if (LOST_SAVE.equals(lost)) {
+            what = "while saving; nothing was added to the gallery and the result is gone";
+            then = "press Upscale, then Save";
+        } else if (LOST_UPSCALE.equals(lost)) {
+            what = "while upscaling; that run was lost";
+            then = "press Upscale to run it again";
+        } else if (LOST_MODEL.equals(lost)) {
+            what = "while checking a model; it was not loaded";
+            then = "load it again";
+        } else {
+            what = "and the unsaved result is gone";
+            then = "press Upscale to make it again";
+        }
+        return "Android closed the app in the background " + what + ": " + then + ".";
+    }
+
+    private String takeRestoreNotice() {
+        String n = restoreNotice;
+        restoreNotice = null;
+        return n == null ? "" : "\n" + n;
+    }
+
+    private static <E extends Enum<E>> E enumValue(Class<E> type, String name) {
+        if (name == null) {
+            return null;
+        }
+        try {
+            return Enum.valueOf(type, name);
+        } catch (IllegalArgumentException e) {
+            return null;   // saved by another version of the app
         }
     }
 

@@ -45,9 +45,6 @@ final class SrSession {
     private static final double MILLIS_PER_SECOND = 1e3;
     private static final double NANOS_PER_MILLI = 1e6;
     private static final String RESULTS_DIR = "results";
-    private static final String MODELS_DIR = "models";
-    private static final String CUSTOM_MODEL = "custom.tflite";
-    private static final String CANDIDATE_MODEL = "candidate.tflite";
     /** sr-tool's models are well under 1 MB; this keeps a wrongly picked video from filling storage. */
     static final long MAX_MODEL_BYTES = 64L << 20;
     private static final int COPY_BUFFER = 1 << 16;
@@ -105,6 +102,9 @@ final class SrSession {
     private final Context context;
     private final ExecutorService worker = Executors.newSingleThreadExecutor();
     private final Handler main = new Handler(Looper.getMainLooper());
+    private final ModelStore store;
+    /** The custom model remembered from an earlier launch when this session started, or null. */
+    final ModelStore.Remembered remembered;
     /** The last custom model that passed the checks, or null; worker thread only. */
     private File customModel;
     private String customModelName;
@@ -113,6 +113,14 @@ final class SrSession {
 
     SrSession(Context context) {
         this.context = context.getApplicationContext();
+        // Main thread, once: a small preferences file and a directory listing.
+        this.store = new ModelStore(this.context);
+        this.remembered = store.open();
+        if (remembered != null) {
+            customModel = remembered.file;
+            customModelName = remembered.name;
+            useCustom = remembered.active;
+        }
     }
 
     void defaultAccelerator(final Callback<SuperResolver.Accelerator> callback) {
@@ -176,12 +184,16 @@ final class SrSession {
         final ModelSpec spec;
         final Result result = new Result();
         try {
+            AcceleratedRunner.checkCancel(cancel);   // cancelled while the interpreter was created
             spec = cpu.spec();
             plan(input, spec, result);
         } catch (IOException | RuntimeException e) {
             cpu.close();
             throw e;
         }
+        // AcceleratedRunner closes the CPU model once it has asked for it; a cancel or failure
+        // before that (while the delegate is created) leaves it to this method.
+        final boolean[] cpuClosed = new boolean[1];
         final int bandRows = spec.tileHeight + 2 * BandCache.MARGIN;
         final int cropX = (result.width - cropW(result)) / 2;
         final int cropY = (result.height - cropH(result)) / 2;
@@ -207,6 +219,9 @@ final class SrSession {
 
             @Override
             public void close(TileModel model) {
+                if (model == cpu) {
+                    cpuClosed[0] = true;
+                }
                 ((ModelFactory.Model) model).close();
             }
         };
@@ -218,8 +233,14 @@ final class SrSession {
                 crop[0] = writePng(input, model, spec, target, bandRows, cropX, cropY, result, progress, cancel);
             }
         };
-        AcceleratedRunner.Outcome outcome = AcceleratedRunner.run(backends,
-                accelerator != SuperResolver.Accelerator.CPU, spec, job, cancel);
+        AcceleratedRunner.Outcome outcome;
+        try {
+            outcome = AcceleratedRunner.run(backends, accelerator != SuperResolver.Accelerator.CPU, spec, job, cancel);
+        } finally {
+            if (!cpuClosed[0]) {
+                cpu.close();
+            }
+        }
         result.totalMillis = (SystemClock.elapsedRealtimeNanos() - start) / NANOS_PER_MILLI;
         result.png = target;
         result.accelerator = outcome.accelerated ? accelerator : SuperResolver.Accelerator.CPU;
@@ -350,19 +371,17 @@ final class SrSession {
     /**
      * Copies a .tflite the user picked into the app's files, checks it (keras_sr metadata through
      * {@link ModelContract}, then a CPU interpreter, which checks the tensor types and shapes) and,
-     * if it passes, makes it the model of the following runs. A refused file changes nothing.
+     * if it passes, makes it the model of the following runs and of later launches
+     * ({@link ModelStore}). A refused file changes nothing and leaves no file behind.
      */
     void loadModel(final Uri uri, final Callback<LoadedModel> callback) {
         worker.execute(new Runnable() {
             @Override
             public void run() {
                 String name = ImageInput.displayName(context.getContentResolver(), uri, "the model file");
-                File dir = new File(context.getFilesDir(), MODELS_DIR);
-                File candidate = new File(dir, CANDIDATE_MODEL);
+                File candidate = null;
                 try {
-                    if (!dir.isDirectory() && !dir.mkdirs()) {
-                        throw new IOException("cannot create " + dir);
-                    }
+                    candidate = store.newCandidate();
                     copyModel(uri, name, candidate);
                     ModelContract.check(name, SuperResolver.mapFile(candidate));
                     String description;
@@ -374,10 +393,7 @@ final class SrSession {
                     }
                     // Runs are on this thread, so no interpreter has the old file open; an
                     // existing mapping would stay valid anyway.
-                    File target = new File(dir, CUSTOM_MODEL);
-                    if ((target.exists() && !target.delete()) || !candidate.renameTo(target)) {
-                        throw new IOException("cannot store the model in " + dir);
-                    }
+                    File target = store.install(candidate, name);
                     customModel = target;
                     customModelName = name;
                     useCustom = true;
@@ -390,8 +406,8 @@ final class SrSession {
                     // SuperResolver's own checks (uint8 tensors, NHWC, input size) and TFLite's.
                     fail(callback, name + " cannot be used: " + firstLine(e));
                 } finally {
-                    if (candidate.exists() && !candidate.delete()) {
-                        candidate.deleteOnExit();
+                    if (candidate != null) {
+                        ModelStore.delete(candidate);   // gone already when it was installed
                     }
                 }
             }
@@ -404,6 +420,7 @@ final class SrSession {
             @Override
             public void run() {
                 useCustom = custom && customModel != null;
+                store.setActive(useCustom);
             }
         });
     }

@@ -80,6 +80,15 @@ public final class Batch<T> {
         return failed.size();
     }
 
+    /**
+     * The items not finished yet: the one in progress (the last {@link #next()} returned; on the
+     * main thread an item is always in progress between steps) and those after it. What a
+     * restarted app offers to run again after Android ended the process mid-batch.
+     */
+    public List<T> unfinished() {
+        return new ArrayList<>(items.subList(Math.max(0, next - 1), items.size()));
+    }
+
     /** "Image 2 of 5: " prefix for the status line while the batch runs. */
     public String progressPrefix() {
         return String.format(Locale.US, "Image %d of %d: ", position(), size());

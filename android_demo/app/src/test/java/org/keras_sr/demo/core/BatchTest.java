@@ -30,6 +30,19 @@ public class BatchTest {
     }
 
     @Test
+    public void unfinishedIsTheCurrentItemAndTheRest() {
+        Batch<String> batch = new Batch<>(Arrays.asList("a", "b", "c"));
+        assertEquals("nothing started: all of them", Arrays.asList("a", "b", "c"), batch.unfinished());
+        batch.next();
+        assertEquals("a in progress", Arrays.asList("a", "b", "c"), batch.unfinished());
+        batch.saved("a_x2.png");
+        batch.next();
+        assertEquals(Arrays.asList("b", "c"), batch.unfinished());
+        batch.next();
+        assertEquals(Collections.singletonList("c"), batch.unfinished());
+    }
+
+    @Test
     public void cancelStopsAndCountsTheRestAsNotProcessed() {
         Batch<Integer> batch = new Batch<>(Arrays.asList(1, 2, 3, 4));
         batch.next();
