@@ -144,8 +144,24 @@ ESR_CNN_WINDOW = 1 + sum(k - 1 for k in ESR_CNN_KERNELS)
 ESR_MAX_CHANNELS = 64
 
 
+class _FamilyConfigFile:
+    """``from_dict`` (unknown fields refused, ``family`` read past) and ``save`` of the
+    config.json of a family config that writes its ``family`` (eSR, RepRFN)."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - fields - {"family"})
+        if unknown:
+            raise UserError(f"unknown config field(s): {', '.join(unknown)}")
+        return cls(**{k: v for k, v in data.items() if k != "family"})
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
 @dataclasses.dataclass(frozen=True)
-class ESRConfig:
+class ESRConfig(_FamilyConfigFile):
     """An edge-SR network (Michelini et al., WACV 2022): one k x k convolution from Y to
     ``parts * scale^2 * channels`` channels, depth-to-space, and a head over the C channels of
     each output pixel: their maximum (MAX), or values weighted by a softmax of keys (TM) or of
@@ -225,17 +241,6 @@ class ESRConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ESRConfig:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - fields - {"family"})
-        if unknown:
-            raise UserError(f"unknown config field(s): {', '.join(unknown)}")
-        return cls(**{k: v for k, v in data.items() if k != "family"})
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
     def parse(cls, name: str, scale: int | None = None) -> ESRConfig:
         """``eSR-MAX_K7_C4`` or ``eSR-CNN_C4_D3_S9`` (the paper's forms; ``_s2`` optional, the
         fields in any order). The letters are case-sensitive: ``s`` is the scale, ``S`` eSR-CNN's S."""
@@ -274,7 +279,7 @@ _REPRFN_NAME = re.compile(r"reprfn-b(\d+)c(\d+)(?:e(\d+))?(-rgb)?", re.IGNORECAS
 
 
 @dataclasses.dataclass(frozen=True)
-class RepRFNConfig:
+class RepRFNConfig(_FamilyConfigFile):
     """A RepRFN network (Deng et al., CVPRW 2023; see :mod:`keras_sr.archs.reprfn`): a 3x3 conv
     to ``channels`` features, ``num_blocks`` RepRFBs (three RepBlocks, a 3x3 conv, the block's
     residual, ESA of ``esa_channels``), a 3x3 conv with the long residual, and a 3x3 conv to
@@ -332,17 +337,6 @@ class RepRFNConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"family": self.family, **dataclasses.asdict(self)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RepRFNConfig:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - fields - {"family"})
-        if unknown:
-            raise UserError(f"unknown config field(s): {', '.join(unknown)}")
-        return cls(**{k: v for k, v in data.items() if k != "family"})
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def parse(cls, name: str, scale: int = 2, colors: int = 1) -> RepRFNConfig:
