@@ -53,23 +53,6 @@ class _Branch(keras.layers.Layer):
         return {**super().get_config(), "out_channels": self.out_channels}
 
 
-class Conv3x3Branch(_Branch):
-    """Branch 1: a plain 3x3 convolution."""
-
-    def build(self, input_shape) -> None:
-        cin = int(input_shape[-1])
-        self.kernel = self.add_weight("kernel", (3, 3, cin, self.out_channels),
-                                      initializer="glorot_uniform")
-        self.bias = self.add_weight("bias", (self.out_channels,), initializer="zeros")
-        super().build(input_shape)
-
-    def call(self, x: tf.Tensor) -> tf.Tensor:
-        return _conv(x, self.kernel) + self.bias
-
-    def rep_params(self) -> tuple[tf.Tensor, tf.Tensor]:
-        return tf.convert_to_tensor(self.kernel), tf.convert_to_tensor(self.bias)
-
-
 class SmallConvBranch(_Branch):
     """A ``kh x kw`` convolution with each side 1 or 3 (RepRFN's 3x1, 1x3 and 1x1 branches).
 
@@ -100,6 +83,14 @@ class SmallConvBranch(_Branch):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "kernel_size": self.kernel_size}
+
+
+class Conv3x3Branch(SmallConvBranch):
+    """Branch 1: a plain 3x3 convolution."""
+
+    def __init__(self, out_channels: int, **kwargs):
+        kwargs.pop("kernel_size", None)  # always 3x3 (written by get_config)
+        super().__init__(out_channels, (3, 3), **kwargs)
 
 
 class Conv1x1Conv3x3Branch(_Branch):
