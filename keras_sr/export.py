@@ -32,7 +32,8 @@ from keras_sr.config import Config
 from keras_sr.errors import UserError
 from keras_sr.files import atomic_path
 from keras_sr.int8 import (CALIB_SAMPLES, REPORT_MAX_IMAGES, QuantReport, calibration_images,
-                           calibration_patches, fit_patch, quantization_report)
+                           calibration_patches, fit_patch, quantization_report,
+                           with_kernels_rounded_for)
 from keras_sr.metadata import add_metadata, sr_metadata  # noqa: F401 (also imported from here)
 from keras_sr.runtime import KerasSRModel, load_keras_sr_model
 
@@ -163,12 +164,23 @@ def _finetuned_if_better(float_model: KerasSRModel, network, content: bytes, qua
     return (tuned_content, tuned_quant, qat) if qat.kept else (content, quant, qat)
 
 
+ROUNDING = "inputs"  # how int8 rounds the kernels: "nearest" or "inputs", see convert()
+
+
 def convert(network, config: Config, quantization: str, input_size: tuple[int, int] | None = None,
-            patches: list[np.ndarray] | None = None) -> bytes:
+            patches: list[np.ndarray] | None = None, rounding: str | None = None) -> bytes:
     """TFLite flatbuffer of the deploy keras model ``network`` (:func:`keras_sr.folding.deploy`).
     ``patches``: int8 calibration LR patches (uint8 HxWxC); with a fixed ``input_size`` each is
-    padded or cropped to it."""
+    padded or cropped to it. ``rounding`` (default :data:`ROUNDING`) is how int8 rounds the
+    kernels: ``"nearest"`` (the converter's own) or ``"inputs"`` (for the inputs the patches give
+    each convolution, :func:`keras_sr.int8.with_kernels_rounded_for`)."""
     import tensorflow as tf
+
+    rounding = ROUNDING if rounding is None else rounding
+    if rounding not in ("nearest", "inputs"):
+        raise ValueError(f"rounding must be 'nearest' or 'inputs', not {rounding!r}")
+    if quantization == "int8" and rounding == "inputs":
+        network = with_kernels_rounded_for(network, patches)
 
     shape = [1, *(input_size or (None, None)), config.colors]
     fn = tf.function(lambda lr: network(lr, training=False),
