@@ -106,8 +106,8 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
     config = float_model.config
     family = archs.family(config)
     if qat_steps and not family.SUPPORTS_QAT:
-        raise UserError(f"qat_steps: quantization-aware fine-tuning is implemented for ECBSR only, "
-                        f"not {config.family}", params=("qat_steps",))
+        raise UserError(f"qat_steps: quantization-aware fine-tuning is not implemented for "
+                        f"{config.family}", params=("qat_steps",))
     if input_size is not None and min(input_size) <= 2 * config.receptive_radius:
         # upscale tiles a fixed-size model with windows of that size and a halo of the
         # receptive radius on each side: a window must be wider than both halos.

@@ -73,11 +73,7 @@ def fake_int8_forward(network, config: ModelConfig, ranges: Sequence[tuple[float
         return tf.quantization.fake_quant_with_min_max_args(h, lo, hi, num_bits=8)
 
     def quantize_weights(kernel):
-        if not weights:
-            return kernel
-        bound = tf.maximum(tf.stop_gradient(tf.reduce_max(tf.abs(kernel), axis=[0, 1, 2])), 1e-8)
-        return tf.quantization.fake_quant_with_min_max_vars_per_channel(
-            kernel, -bound, bound, num_bits=8, narrow_range=True)
+        return quantize_kernel(kernel) if weights else kernel
 
     residual = network.get_layer("residual")
 
@@ -115,18 +111,35 @@ def learned_weights(network, config: ModelConfig) -> list:
     return variables
 
 
-def finetune_for_int8(network, config: ModelConfig, images: Sequence[np.ndarray],
+def quantize_kernel(kernel):
+    """``kernel`` fake-quantized as int8 conv weights are: per output channel, symmetric, 255
+    levels (gradients pass straight through)."""
+    import tensorflow as tf
+
+    bound = tf.maximum(tf.stop_gradient(tf.reduce_max(tf.abs(kernel), axis=[0, 1, 2])), 1e-8)
+    return tf.quantization.fake_quant_with_min_max_vars_per_channel(
+        kernel, -bound, bound, num_bits=8, narrow_range=True)
+
+
+def int8_training_forward(network, config: ModelConfig, patches: Sequence[np.ndarray]):
+    """ECBSR's side of the family contract: (forward, variables) for fine-tuning the deploy
+    ``network`` with int8 simulated, the activation ranges measured on ``patches``."""
+    forward = fake_int8_forward(network, config, activation_ranges(network, config, patches))
+    return forward, learned_weights(network, config)
+
+
+def finetune_for_int8(network, config, images: Sequence[np.ndarray],
                       patches: Sequence[np.ndarray], steps: int, learning_rate: float = QAT_LR,
                       seed: int = 0, progress: Callable[[int, float], None] | None = None):
-    """A copy of ``network`` fine-tuned for ``steps`` L1 steps with int8 rounding simulated, on
-    random patches of the HR ``images`` (their LR made like the training data) and with the
-    activation ranges of the calibration ``patches``. ``progress(step, loss)`` is called after
-    each step."""
+    """A copy of the deploy ``network`` fine-tuned for ``steps`` L1 steps with int8 rounding
+    simulated (the family's ``int8_training_forward``), on random patches of the HR ``images``
+    (their LR made like the training data) and with the activation ranges of the calibration
+    ``patches``. ``progress(step, loss)`` is called after each step."""
     import tensorflow as tf
     import tf_keras as keras
 
+    from keras_sr import archs
     from keras_sr.data import PatchSampler, make_pair
-    from keras_sr.models import build_deploy_model
 
     if steps < 1:
         raise UserError("qat_steps must be at least 1", params=("qat_steps",))
@@ -136,12 +149,11 @@ def finetune_for_int8(network, config: ModelConfig, images: Sequence[np.ndarray]
     if not pairs:
         raise UserError(f"quantization-aware fine-tuning needs images of at least "
                         f"{hr_patch}x{hr_patch} pixels")
-    tuned = build_deploy_model(config)
+    tuned = keras.models.clone_model(network)
     tuned.set_weights(network.get_weights())
-    forward = fake_int8_forward(tuned, config, activation_ranges(tuned, config, patches))
+    forward, variables = archs.family(config).int8_training_forward(tuned, config, patches)
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     optimizer = keras.optimizers.Adam(schedule)
-    variables = learned_weights(tuned, config)
     optimizer.build(variables)
 
     @tf.function(autograph=False)

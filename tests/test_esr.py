@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -174,15 +175,6 @@ def test_train_fold_int8_eval_upscale_end_to_end(tmp_path, rng, name):
     assert Image.open(tmp_path / "up.png").size == (42, 30)
 
 
-def test_qat_is_refused_for_esr(tmp_path):
-    config = MODES[0]
-    save_run(_random_esr(config), config, tmp_path / "run")
-    result = runner.invoke(app, ["tflite", str(tmp_path / "run"), "-o", str(tmp_path / "x.tflite"),
-                                 "--int8", "--qat-steps", "10"])
-    assert result.exit_code == 2 and "ECBSR only" in result.output, result.output
-    assert not (tmp_path / "x.tflite").exists()
-
-
 # eSR-CNN: the paper's small CNN (5x5 to D, tanh, 3x3 to S, tanh, 3x3 to values and keys).
 
 
@@ -300,3 +292,43 @@ def test_cnn_names_and_configs(tmp_path):
                             ({**config.to_dict(), "d_channels": True}, "d_channels must be an integer")]:
         with pytest.raises(UserError, match=message):
             config_from_dict({"family": "esr", **fields})
+
+
+@pytest.mark.parametrize("config", MODES, ids=lambda c: c.literature_name)
+def test_int8_training_forward_is_the_deploy_network_written_out(config, rng):
+    """Quantization-aware fine-tuning trains a copy of the deploy network op by op: with no
+    rounding it must compute exactly what the network does, and with rounding something else."""
+    network = esr.deploy(esr.fold(_random_esr(config), config), config)
+    x = tf.constant(rng.uniform(0, 255, (1, 9, 11, 1)), tf.float32)
+    written_out = esr._int8_steps(network, config, x, lambda name, tensor: tensor, weights=False)
+    np.testing.assert_allclose(np.clip(written_out.numpy(), 0, 255), network(x).numpy(), atol=1e-3)
+    forward, variables = esr.int8_training_forward(network, config, [x.numpy()[0].astype(np.uint8)])
+    assert {v.name.split("/")[0] for v in variables} == {layer.name for layer in network.layers
+                                                          if layer.trainable_weights}
+    assert 0 < np.abs(forward(x).numpy() - network(x).numpy()).max() < 64
+
+
+@pytest.mark.slow
+def test_qat_runs_for_esr_and_the_simulation_follows_the_file(tmp_path):
+    """``--qat-steps`` on an eSR run: the fine-tuned int8 file is made and scored; and the
+    simulated int8 forward is nearer the int8 file than the float network is."""
+    from keras_sr.export import convert, export_tflite
+    from keras_sr.int8 import calibration_images, calibration_patches
+    from keras_sr.metadata import add_metadata, read_metadata, sr_metadata
+    from keras_sr.runtime import TFLiteSRModel
+
+    config = ESRConfig(scale=2, mode="tm", kernel_size=5, channels=4)
+    model = _random_esr(config)
+    save_run(model, config, tmp_path / "run")
+    report = export_tflite(tmp_path / "run", tmp_path / "qat.tflite", "int8", calib_samples=16, qat_steps=20)
+    assert report.qat is not None and report.qat.steps == 20 and (tmp_path / "qat.tflite").is_file()
+
+    network = esr.deploy(esr.fold(model, config), config)
+    patches = calibration_patches(calibration_images(None)[0], config, 16)
+    forward, _ = esr.int8_training_forward(network, config, patches)
+    content = add_metadata(convert(network, config, "int8", None, patches, "nearest"), sr_metadata(config, "int8"))
+    int8 = TFLiteSRModel(content, read_metadata(content))(patches[2]).astype(float)
+    x = tf.constant(patches[2][None], tf.float32)
+    sim_error = np.abs(np.round(forward(x).numpy()[0]) - int8).mean()
+    float_error = np.abs(np.round(network(x).numpy()[0]) - int8).mean()
+    assert sim_error < 0.7 * float_error, (sim_error, float_error)

@@ -252,3 +252,14 @@ def test_train_fold_int8_eval_upscale_end_to_end(tmp_path, rng):
                                  "--tile", str(2 * config.receptive_radius + 3)])
     assert result.exit_code == 0, result.output
     assert Image.open(tmp_path / "up.png").size == (58, 62)
+
+
+def test_qat_is_refused_for_reprfn(tmp_path):
+    from keras_sr.runs import save_run
+
+    config = CONFIGS[0]
+    save_run(_random_reprfn(config), config, tmp_path / "run")
+    result = runner.invoke(app, ["tflite", str(tmp_path / "run"), "-o", str(tmp_path / "x.tflite"),
+                                 "--int8", "--qat-steps", "10"])
+    assert result.exit_code == 2 and "not implemented for reprfn" in result.output, result.output
+    assert not (tmp_path / "x.tflite").exists()

@@ -33,6 +33,12 @@ def deploy(plain, config: ModelConfig):
     return deploy_ecbsr(plain, config)
 
 
+def int8_training_forward(network, config: ModelConfig, patches):
+    from keras_sr.qat import int8_training_forward as ecbsr_forward
+
+    return ecbsr_forward(network, config, patches)
+
+
 def is_plain(plain) -> bool:
     return any(layer.name == "conv_0" for layer in plain.layers)
 

@@ -56,7 +56,7 @@ from keras_sr.config import ESR_CNN_KERNELS, ESR_CNN_WINDOW, ESR_PARTS, ESRConfi
 
 INT8_OPS = frozenset({"QUANTIZE", "CONV_2D", "DEPTH_TO_SPACE", "REDUCE_MAX", "MAXIMUM", "MINIMUM", "RELU",
                       "STRIDED_SLICE", "SOFTMAX", "MUL", "SUM", "TANH"})
-SUPPORTS_QAT = False
+SUPPORTS_QAT = True
 PIXEL_UNIT = 1.0 / 255.0  # the paper's pixel in keras_sr's units
 _PACKAGE = "keras_sr"
 
@@ -239,6 +239,62 @@ def deploy(plain: keras.Model, config: ESRConfig) -> keras.Model:
         for name in ("conv_d", "conv_s"):
             model.get_layer(name).set_weights(plain.get_layer(name).get_weights())
     return model
+
+
+# The int8 kernels' fixed output ranges (TFLite: SOFTMAX scale 1/256 from 0, TANH 1/128 around 0).
+FIXED_RANGES = {"softmax": (0.0, 255.0 / 256.0), "conv_d_tanh": (-1.0, 127.0 / 128.0),
+                "conv_s_tanh": (-1.0, 127.0 / 128.0)}
+
+
+def _int8_steps(network, config: ESRConfig, lr, quantize, weights: bool):
+    """The deploy ``network``'s function written out op by op as the int8 file runs it, with
+    ``quantize(name, tensor)`` applied to every tensor the file holds in int8 and, with
+    ``weights``, the kernels fake-quantized as int8 stores them."""
+    from keras_sr.qat import quantize_kernel
+
+    def conv(name, x):
+        layer = network.get_layer(name)
+        h = tf.nn.conv2d(x, quantize_kernel(layer.kernel) if weights else layer.kernel, 1, "SAME")
+        return h + layer.bias if layer.use_bias else h
+
+    h, s = lr, config.scale
+    if config.mode == "cnn":
+        for name in ("conv_d", "conv_s"):  # TANH is not fused: its input is an int8 tensor too
+            h = quantize(f"{name}_tanh", tf.tanh(quantize(name, conv(name, h))))
+    if config.mode == "max":  # the maximum keeps its input's scale
+        return tf.reduce_max(tf.nn.depth_to_space(quantize("filter", conv("filter", h)), s), -1, keepdims=True)
+    values, *rest = [tf.nn.depth_to_space(quantize(name, conv(f"filter_{name}", h)), s)
+                     for name in PART_NAMES[config.mode]]
+    logits = {"tm": lambda: rest[0], "tr": lambda: quantize("logits", rest[0] * rest[1]),
+              "cnn": lambda: quantize("logits", rest[0] * rest[0])}[config.mode]()
+    weighted = quantize("product", values * quantize("softmax", tf.nn.softmax(logits, axis=-1)))
+    return quantize("sum", tf.reduce_sum(weighted, axis=-1, keepdims=True))
+
+
+def int8_training_forward(network, config: ESRConfig, patches):
+    """(forward, variables) for quantization-aware fine-tuning (:mod:`keras_sr.qat`):
+    ``forward(lr)`` is the deploy ``network`` with the int8 file's roundings simulated, each
+    tensor's range the min/max over the calibration ``patches`` (widened to 0, as the
+    converter's), the SOFTMAX and TANH outputs at their fixed int8 ranges; the output is
+    clipped, not rounded. ``variables``: every kernel and bias."""
+    ranges: dict[str, tuple[float, float]] = {}
+
+    def record(name, tensor):
+        lo, hi = ranges.get(name, (0.0, 1e-3))
+        ranges[name] = (min(lo, float(tf.reduce_min(tensor))), max(hi, float(tf.reduce_max(tensor))))
+        return tensor
+
+    for patch in patches:
+        _int8_steps(network, config, tf.constant(patch[None], tf.float32), record, weights=False)
+
+    def fake_quantize(name, tensor):
+        lo, hi = FIXED_RANGES.get(name, ranges[name])
+        return tf.quantization.fake_quant_with_min_max_args(tensor, lo, hi, num_bits=8)
+
+    def forward(lr):
+        return tf.clip_by_value(_int8_steps(network, config, lr, fake_quantize, weights=True), 0.0, 255.0)
+
+    return forward, network.trainable_variables
 
 
 def is_plain(plain) -> bool:
