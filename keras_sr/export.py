@@ -33,7 +33,7 @@ from keras_sr.errors import UserError
 from keras_sr.files import atomic_path
 from keras_sr.int8 import (CALIB_SAMPLES, REPORT_MAX_IMAGES, QuantReport, calibration_images,
                            calibration_patches, fit_patch, quantization_report,
-                           with_kernels_rounded_for)
+                           searched_ranges, with_kernels_rounded_for)
 from keras_sr.metadata import add_metadata, sr_metadata  # noqa: F401 (also imported from here)
 from keras_sr.runtime import KerasSRModel, load_keras_sr_model
 
@@ -165,15 +165,20 @@ def _finetuned_if_better(float_model: KerasSRModel, network, content: bytes, qua
 
 
 ROUNDING = "inputs"  # how int8 rounds the kernels: "nearest" or "inputs", see convert()
+RANGES = "searched"  # the int8 ranges between convolutions: "calibrated" or "searched", see convert()
 
 
 def convert(network, config: Config, quantization: str, input_size: tuple[int, int] | None = None,
-            patches: list[np.ndarray] | None = None, rounding: str | None = None) -> bytes:
+            patches: list[np.ndarray] | None = None, rounding: str | None = None,
+            ranges: str | None = None) -> bytes:
     """TFLite flatbuffer of the deploy keras model ``network`` (:func:`keras_sr.folding.deploy`).
     ``patches``: int8 calibration LR patches (uint8 HxWxC); with a fixed ``input_size`` each is
     padded or cropped to it. ``rounding`` (default :data:`ROUNDING`) is how int8 rounds the
     kernels: ``"nearest"`` (the converter's own) or ``"inputs"`` (for the inputs the patches give
-    each convolution, :func:`keras_sr.int8.with_kernels_rounded_for`)."""
+    each convolution, :func:`keras_sr.int8.with_kernels_rounded_for`). ``ranges`` (default
+    :data:`RANGES`): ``"searched"`` narrows the calibrated range of each int8 tensor between two
+    convolutions where that brings the output nearer the float network's on the patches
+    (:func:`keras_sr.int8.searched_ranges`); ``"calibrated"`` keeps the converter's min/max."""
     import tensorflow as tf
 
     rounding = ROUNDING if rounding is None else rounding
@@ -208,6 +213,8 @@ def convert(network, config: Config, quantization: str, input_size: tuple[int, i
         from keras_sr import archs
 
         content, _ = flatbuf.drop_saturated_clip(archs.family(config).pin_int8(content))
+        if (RANGES if ranges is None else ranges) == "searched":
+            content, _ = searched_ranges(content, network, config, patches)
     return content
 
 

@@ -251,3 +251,40 @@ def _check_tensor(t: int, tensor: Any, kind: str, buffers: list) -> None:
         axis = int(q.quantizedDimension)
         if not 0 <= axis < len(shape) or shape[axis] != len(scales):
             raise ValueError(f"tensor {t}: {len(scales)} scales for shape {shape} axis {axis}")
+
+
+def conv_to_conv_tensors(model: Any) -> list[int]:
+    """The int8 tensors that a CONV_2D makes and only CONV_2D ops read (as their input), in
+    graph order: their range can change if the readers' int32 biases change with it
+    (:func:`narrow_range`)."""
+    graph = model.subgraphs[0]
+    names = op_names(model)
+    readers: dict[int, list[str]] = {}
+    for op, name in zip(graph.operators, names):
+        for position, index in enumerate(op.inputs):
+            readers.setdefault(index, []).append(name if position == 0 else f"{name}:{position}")
+    outputs = set(graph.outputs)
+    return [op.outputs[0] for op, name in zip(graph.operators, names)
+            if name == "CONV_2D" and op.outputs[0] not in outputs and readers.get(op.outputs[0])
+            and _quant(graph.tensors[op.outputs[0]]) is not None
+            and all(r == "CONV_2D" for r in readers[op.outputs[0]])]
+
+
+def narrow_range(model: Any, index: int, fraction: float) -> None:
+    """Scale int8 tensor ``index``'s range by ``fraction`` (scale times ``fraction``, the same
+    zero point: a ReLU output's 0..hi becomes 0..fraction * hi, values beyond it saturate), and
+    requantize the int32 bias of every CONV_2D reading it, whose scale is the input's scale
+    times the weights' (TFLite checks that)."""
+    graph = model.subgraphs[0]
+    tensor = graph.tensors[index]
+    tensor.quantization.scale = np.asarray(tensor.quantization.scale, np.float32) * np.float32(fraction)
+    input_scale = np.float64(tensor.quantization.scale[0])
+    for op in graph.operators:
+        if len(op.inputs) < 3 or op.inputs[0] != index or op.inputs[2] < 0:
+            continue
+        weights, bias = graph.tensors[op.inputs[1]], graph.tensors[op.inputs[2]]
+        buffer = model.buffers[bias.buffer]
+        values = np.asarray(buffer.data, np.uint8).view(np.int32).astype(np.float64) / fraction
+        buffer.data = np.clip(np.round(values), -2**31, 2**31 - 1).astype(np.int32).view(np.uint8)
+        bias.quantization.scale = (np.asarray(weights.quantization.scale, np.float64)
+                                   * input_scale).astype(np.float32)
