@@ -253,38 +253,70 @@ def _check_tensor(t: int, tensor: Any, kind: str, buffers: list) -> None:
             raise ValueError(f"tensor {t}: {len(scales)} scales for shape {shape} axis {axis}")
 
 
-def conv_to_conv_tensors(model: Any) -> list[int]:
-    """The int8 tensors that a CONV_2D makes and only CONV_2D ops read (as their input), in
-    graph order: their range can change if the readers' int32 biases change with it
-    (:func:`narrow_range`)."""
+
+# int8 ops whose output keeps its input's scale (TFLite requires it), and ops that read an
+# input of any scale (they requantize, or, CONV_2D, scale their bias with it).
+SCALE_KEEPING_OPS = ("DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "MAX_POOL_2D", "REDUCE_MAX", "RESHAPE",
+                     "STRIDED_SLICE")
+ANY_SCALE_READERS = ("CONV_2D", "ADD", "MUL", "SUM", "SOFTMAX", "LOGISTIC", "TANH", "RELU",
+                     "LEAKY_RELU", "PRELU", "QUANTIZE")
+FREE_SCALE_MAKERS = ("CONV_2D", "ADD", "MUL", "SUM", "LEAKY_RELU", "PRELU")
+
+
+def range_groups(model: Any) -> list[list[int]]:
+    """The int8 activation tensors whose range can change, as groups that change together: a
+    tensor made by an op free to choose its output scale (a convolution, ADD, MUL, ...), with
+    the tensors that scale-keeping ops (depth-to-space, max pooling, ...) make from it, when
+    every reader of the group reads any scale (:data:`ANY_SCALE_READERS`; a CONV_2D reader's
+    int32 bias is requantized, :func:`narrow_range`). Tensors in pixel units (scale 1, the
+    pinned input, output and residual chain) and the graph output are left out. In graph order."""
     graph = model.subgraphs[0]
     names = op_names(model)
-    readers: dict[int, list[str]] = {}
+    readers: dict[int, list[tuple[str, Any, int]]] = {}
     for op, name in zip(graph.operators, names):
         for position, index in enumerate(op.inputs):
-            readers.setdefault(index, []).append(name if position == 0 else f"{name}:{position}")
+            readers.setdefault(index, []).append((name, op, position))
     outputs = set(graph.outputs)
-    return [op.outputs[0] for op, name in zip(graph.operators, names)
-            if name == "CONV_2D" and op.outputs[0] not in outputs and readers.get(op.outputs[0])
-            and _quant(graph.tensors[op.outputs[0]]) is not None
-            and all(r == "CONV_2D" for r in readers[op.outputs[0]])]
-
-
-def narrow_range(model: Any, index: int, fraction: float) -> None:
-    """Scale int8 tensor ``index``'s range by ``fraction`` (scale times ``fraction``, the same
-    zero point: a ReLU output's 0..hi becomes 0..fraction * hi, values beyond it saturate), and
-    requantize the int32 bias of every CONV_2D reading it, whose scale is the input's scale
-    times the weights' (TFLite checks that)."""
-    graph = model.subgraphs[0]
-    tensor = graph.tensors[index]
-    tensor.quantization.scale = np.asarray(tensor.quantization.scale, np.float32) * np.float32(fraction)
-    input_scale = np.float64(tensor.quantization.scale[0])
-    for op in graph.operators:
-        if len(op.inputs) < 3 or op.inputs[0] != index or op.inputs[2] < 0:
+    groups = []
+    for op, name in zip(graph.operators, names):
+        if name not in FREE_SCALE_MAKERS:
             continue
-        weights, bias = graph.tensors[op.inputs[1]], graph.tensors[op.inputs[2]]
-        buffer = model.buffers[bias.buffer]
-        values = np.asarray(buffer.data, np.uint8).view(np.int32).astype(np.float64) / fraction
-        buffer.data = np.clip(np.round(values), -2**31, 2**31 - 1).astype(np.int32).view(np.uint8)
-        bias.quantization.scale = (np.asarray(weights.quantization.scale, np.float64)
-                                   * input_scale).astype(np.float32)
+        group, frontier, ok = [], [op.outputs[0]], True
+        while frontier and ok:
+            index = frontier.pop()
+            quant = _quant(graph.tensors[index])
+            if index in outputs or quant is None or quant[0] == 1.0 or not readers.get(index):
+                ok = False
+                break
+            group.append(index)
+            for reader, reader_op, position in readers[index]:
+                if reader in SCALE_KEEPING_OPS and position == 0:
+                    frontier.append(reader_op.outputs[0])
+                elif reader not in ANY_SCALE_READERS or (reader == "CONV_2D" and position != 0):
+                    ok = False
+        if ok:
+            groups.append(group)
+    return groups
+
+
+def narrow_range(model: Any, group: list[int], fraction: float) -> None:
+    """Scale the range of each int8 tensor in ``group`` (:func:`range_groups`) by ``fraction``
+    (scale times ``fraction``, the same zero point: a ReLU output's 0..hi becomes
+    0..fraction * hi; values beyond it saturate), and requantize the int32 bias of every
+    CONV_2D reading one of them, whose scale is the input's scale times the weights' (TFLite
+    checks that)."""
+    graph = model.subgraphs[0]
+    convs = [op for op, name in zip(graph.operators, op_names(model)) if name == "CONV_2D"]
+    for index in group:
+        tensor = graph.tensors[index]
+        tensor.quantization.scale = np.asarray(tensor.quantization.scale, np.float32) * np.float32(fraction)
+        input_scale = np.float64(tensor.quantization.scale[0])
+        for op in convs:
+            if op.inputs[0] != index or len(op.inputs) < 3 or op.inputs[2] < 0:
+                continue
+            weights, bias = graph.tensors[op.inputs[1]], graph.tensors[op.inputs[2]]
+            buffer = model.buffers[bias.buffer]
+            values = np.asarray(buffer.data, np.uint8).view(np.int32).astype(np.float64) / fraction
+            buffer.data = np.clip(np.round(values), -2**31, 2**31 - 1).astype(np.int32).view(np.uint8)
+            bias.quantization.scale = (np.asarray(weights.quantization.scale, np.float64)
+                                       * input_scale).astype(np.float32)

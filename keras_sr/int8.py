@@ -299,13 +299,13 @@ RANGE_SEARCH_PATCHES = 16
 
 def searched_ranges(content: bytes, network, config: Config, patches: list[np.ndarray],
                     fractions: tuple[float, ...] = RANGE_FRACTIONS) -> tuple[bytes, dict[str, float]]:
-    """``content`` with the range of each hidden int8 tensor between convolutions
-    (:func:`keras_sr.flatbuf.conv_to_conv_tensors`) narrowed to the fraction of its calibrated
-    min/max range that makes the int8 output nearest the float ``network``'s (mean squared
+    """``content`` with the range of each group of int8 activation tensors
+    (:func:`keras_sr.flatbuf.range_groups`: for ECBSR the hidden features) narrowed to the
+    fraction of its calibrated min/max range that makes the int8 output nearest the float ``network``'s (mean squared
     error on the first :data:`RANGE_SEARCH_PATCHES` calibration ``patches``), tensor by tensor
     in graph order, each given the choices before it. Min/max calibration sets a tensor's step
     by its rarest largest value; a narrower range rounds the common values finer and saturates
-    the rare ones. Also returns the chosen fraction per tensor name."""
+    the rare ones. Also returns the chosen fraction per group, by its first tensor's name."""
     from keras_sr.metadata import add_metadata, read_metadata, sr_metadata
     from keras_sr.runtime import TFLiteSRModel
 
@@ -321,19 +321,19 @@ def searched_ranges(content: bytes, network, config: Config, patches: list[np.nd
     model = flatbuf.read(content)
     chosen: dict[str, float] = {}
     best = error(content)
-    for index in flatbuf.conv_to_conv_tensors(model):
-        name = model.subgraphs[0].tensors[index].name
+    for group in flatbuf.range_groups(model):
+        name = model.subgraphs[0].tensors[group[0]].name
         name = name.decode() if isinstance(name, bytes) else str(name)
         choice = 1.0
         for fraction in fractions:
             if fraction == 1.0:
                 continue
             trial = flatbuf.read(flatbuf.write(model))
-            flatbuf.narrow_range(trial, index, fraction)
+            flatbuf.narrow_range(trial, group, fraction)
             trial_error = error(flatbuf.write(trial))
             if trial_error < best:
                 best, choice = trial_error, fraction
         if choice != 1.0:
-            flatbuf.narrow_range(model, index, choice)
+            flatbuf.narrow_range(model, group, choice)
         chosen[name] = choice
     return flatbuf.write(model), chosen

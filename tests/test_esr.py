@@ -326,7 +326,8 @@ def test_qat_runs_for_esr_and_the_simulation_follows_the_file(tmp_path):
     network = esr.deploy(esr.fold(model, config), config)
     patches = calibration_patches(calibration_images(None)[0], config, 16)
     forward, _ = esr.int8_training_forward(network, config, patches)
-    content = add_metadata(convert(network, config, "int8", None, patches, "nearest"), sr_metadata(config, "int8"))
+    content = add_metadata(convert(network, config, "int8", None, patches, "nearest", "calibrated"),
+                           sr_metadata(config, "int8"))
     int8 = TFLiteSRModel(content, read_metadata(content))(patches[2]).astype(float)
     x = tf.constant(patches[2][None], tf.float32)
     sim_error = np.abs(np.round(forward(x).numpy()[0]) - int8).mean()

@@ -50,7 +50,9 @@ def _name(tensor) -> str:
 def test_the_tensors_between_convolutions_are_the_hidden_features(tiny):
     _, config, _, content = tiny
     model = flatbuf.read(content)
-    names = [_name(model.subgraphs[0].tensors[i]) for i in flatbuf.conv_to_conv_tensors(model)]
+    groups = flatbuf.range_groups(model)
+    assert all(len(group) == 1 for group in groups)
+    names = [_name(model.subgraphs[0].tensors[group[0]]) for group in groups]
     assert len(names) == config.num_convs - 1  # not the last conv's (the ADD reads it)
     assert all(f"/conv_{i}/" in name for i, name in enumerate(names)), names
 
@@ -59,13 +61,14 @@ def test_narrowing_a_range_requantizes_the_readers_biases(tiny):
     network, _, patches, content = tiny
     calibrated = _error(content, network, patches)
     narrowed, scale_only = flatbuf.read(content), flatbuf.read(content)
-    for index in flatbuf.conv_to_conv_tensors(narrowed):
-        flatbuf.narrow_range(narrowed, index, 0.9)
+    hidden = [group[0] for group in flatbuf.range_groups(narrowed)]
+    for index in hidden:
+        flatbuf.narrow_range(narrowed, [index], 0.9)
         q = scale_only.subgraphs[0].tensors[index].quantization
         q.scale = np.asarray(q.scale, np.float32) * np.float32(0.9)
     graph = narrowed.subgraphs[0]
     for op in graph.operators:
-        if len(op.inputs) >= 3 and op.inputs[0] in flatbuf.conv_to_conv_tensors(narrowed):
+        if len(op.inputs) >= 3 and op.inputs[0] in hidden:
             input_scale = graph.tensors[op.inputs[0]].quantization.scale[0]
             np.testing.assert_allclose(graph.tensors[op.inputs[2]].quantization.scale,
                                        graph.tensors[op.inputs[1]].quantization.scale * input_scale, rtol=1e-6)
@@ -81,7 +84,27 @@ def test_searched_ranges_are_no_further_from_the_float_network(tiny):
     network, config, patches, content = tiny
     searched, chosen = searched_ranges(content, network, config, patches)
     model = flatbuf.read(content)
-    assert list(chosen) == [_name(model.subgraphs[0].tensors[i]) for i in flatbuf.conv_to_conv_tensors(model)]
+    assert list(chosen) == [_name(model.subgraphs[0].tensors[g[0]]) for g in flatbuf.range_groups(model)]
     assert set(chosen.values()) <= {1.0, 0.9, 0.8, 0.7, 0.6, 0.5}
     assert _error(searched, network, patches) <= _error(content, network, patches)
     assert flatbuf.content_op_names(searched) == flatbuf.content_op_names(content)
+
+
+def test_a_group_follows_scale_keeping_ops_and_stops_at_fixed_scales():
+    """eSR-TM: each filter part's conv output and its depth-to-space output change together
+    (DEPTH_TO_SPACE keeps the scale); the MUL and SUM outputs are groups; the SOFTMAX output
+    (fixed 1/256) and the pixel-unit input and output are in none."""
+    from keras_sr.archs import esr
+    from keras_sr.config import ESRConfig
+
+    config = ESRConfig(scale=2, mode="tm", kernel_size=3, channels=2)
+    network = esr.deploy(esr.fold(esr.build(config), config), config)
+    patches = calibration_patches(calibration_images(None)[0], config, 4)
+    model = flatbuf.read(convert(network, config, "int8", None, patches, ranges="calibrated"))
+    graph = model.subgraphs[0]
+    groups = [[_name(graph.tensors[i]).split(";")[0].split("/", 1)[1] for i in g]
+              for g in flatbuf.range_groups(model)]
+    assert sorted(map(sorted, groups)) == sorted([
+        ["depth_to_space_keys/DepthToSpace", "filter_keys/Conv2D1"],
+        ["depth_to_space_values/DepthToSpace", "filter_values/Conv2D1"],
+        ["esr_head/mul"], ["esr_head/Sum"]]), groups

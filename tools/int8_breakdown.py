@@ -1,8 +1,8 @@
 """Where a model's int8 loss comes from: PSNR-Y on HR folders of the float plain network, of the
 simulated int8 roundings (weights only, activations only, both; :mod:`keras_sr.qat`), and of the
-post-training int8 file itself (converted in memory as ``sr-tool tflite --int8`` does, with its
-kernels rounded to nearest as the simulation rounds them, and as ``sr-tool tflite`` rounds them
-for their inputs), with the benchmark protocol of ``sr-tool eval``.
+post-training int8 file itself, converted in memory as the simulation assumes (kernels rounded
+to nearest, calibrated ranges) and as ``sr-tool tflite --int8`` exports it (kernels rounded for
+their inputs, searched ranges), with the benchmark protocol of ``sr-tool eval``.
 
 Usage (from the repository root):
     python -m tools.int8_breakdown MODEL --data DIR [--data DIR] [--calib DIR] [--calib-samples N]
@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     patches = calibration_patches(calibration_images(args.calib)[0], config, args.calib_samples)
     network = deploy(float_model.model, config)
     ranges = activation_ranges(network, config, patches)
-    content = add_metadata(convert(network, config, "int8", patches=patches, rounding="nearest"),
+    content = add_metadata(convert(network, config, "int8", patches=patches, rounding="nearest",
+                                   ranges="calibrated"),
                            sr_metadata(config, "int8"))
     rounded = add_metadata(convert(network, config, "int8", patches=patches), sr_metadata(config, "int8"))
     simulated = lambda **which: _rounded(fake_int8_forward(network, config, ranges, **which))  # noqa: E731
@@ -61,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         "int8 weights only (simulated)": simulated(activations=False),
         "int8 activations only (simulated)": simulated(weights=False),
         "int8 both (simulated)": simulated(),
-        "int8 file, kernels to nearest": TFLiteSRModel(content, read_metadata(content)),
-        "int8 file, kernels for inputs": TFLiteSRModel(rounded, read_metadata(rounded)),
+        "int8 file, as simulated": TFLiteSRModel(content, read_metadata(content)),
+        "int8 file, as exported": TFLiteSRModel(rounded, read_metadata(rounded)),
     }
     for folder in args.data:
         pairs = [bicubic_downscale(read_image(path), config.scale) for path in list_images([folder])]
