@@ -147,7 +147,7 @@ class EdgeBranch(_Branch):
 
     def _filter(self) -> tf.Tensor:
         """Per-channel scaled filter, shape (3, 3, out)."""
-        return self.mask[:, :, None] * self.scale
+        return tf.cast(self.mask, self.scale.dtype)[:, :, None] * self.scale
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
         y0 = pad_with_bias(_conv(x, self.kernel0) + self.bias0, self.bias0)
@@ -202,7 +202,7 @@ class ECB(keras.layers.Layer):
         if self.use_idt:
             identity = np.zeros((3, 3, self.in_channels, self.out_channels), np.float32)
             identity[1, 1] = np.eye(self.in_channels, dtype=np.float32)
-            kernel = kernel + identity
+            kernel = kernel + tf.cast(identity, kernel.dtype)
         return kernel, bias
 
     def call(self, x: tf.Tensor) -> tf.Tensor:

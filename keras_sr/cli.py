@@ -318,6 +318,10 @@ def train(
     expanded: Annotated[bool, typer.Option(
         help="Train the five ECB branches as written (slow) instead of collapsed.")] = False,
     jit: Annotated[bool, typer.Option(help="XLA-compile the training step.")] = False,
+    precision: Annotated[Optional[str], typer.Option(
+        help="float32 (default), or mixed_bfloat16: bfloat16 compute, float32 weights, "
+             "validation and saved files; 2.3x the steps/s for ECBSR-M10C32 on a Xeon with AMX, "
+             "and faster on recent GPUs (with --resume: switch a run's precision).")] = None,
 ) -> None:
     """Train an ECBSR, eSR or RepRFN network on folders of HR images (bicubic LR made on the fly, cached)."""
     from keras_sr.config import preset_config
@@ -327,7 +331,8 @@ def train(
     reporter = ProgressReporter()
     if resume:
         reporter.note(f"resuming {output}: architecture and options come from its train.json")
-        result = train_run(None, None, output, resume=True, steps=steps, reporter=reporter)
+        result = train_run(None, None, output, resume=True, steps=steps, reporter=reporter,
+                           precision=precision)
     else:
         if not data:
             raise UserError("give at least one --data folder")
@@ -337,7 +342,8 @@ def train(
             steps=TrainOptions.steps if steps is None else steps, batch=batch, patch=patch,
             lr=lr, schedule=schedule, fft_weight=fft_weight, seed=seed, ckpt_every=ckpt_every,
             val=tuple(str(v) for v in val or ()), val_every=val_every,
-            init=str(init) if init else None, collapsed=not expanded, jit=jit)
+            init=str(init) if init else None, collapsed=not expanded, jit=jit,
+            precision=precision or TrainOptions.precision)
         result = train_run(config, options, output, reporter=reporter)
     psnr = f", val PSNR-Y {result.val_psnr:.3f} dB" if result.val_psnr is not None else ""
     typer.echo(f"trained steps {result.first_step}..{result.last_step}: loss {result.final_loss:.3f}, "

@@ -40,10 +40,12 @@ def build_model(config: ModelConfig, collapsed: bool = False) -> keras.Model:
         act = _activation(config.act_type, f"act_{i}") if i < len(widths) - 1 else None
         if act is not None:
             h = act(h)
-    residual = RepeatChannels(s2, name="residual")(lr)
-    h = keras.layers.Add(name="add_residual")([h, residual])
-    h = DepthToSpace(config.scale, name="depth_to_space")(h)
-    out = ClipPixels(name="clip")(h)
+    # The residual and the pixel layers run in float32 under a mixed-precision policy too (see
+    # keras_sr.train.PRECISIONS): bfloat16 would round output pixels above 128 to whole levels.
+    residual = RepeatChannels(s2, name="residual", dtype="float32")(lr)
+    h = keras.layers.Add(name="add_residual", dtype="float32")([h, residual])
+    h = DepthToSpace(config.scale, name="depth_to_space", dtype="float32")(h)
+    out = ClipPixels(name="clip", dtype="float32")(h)
     return keras.Model(lr, out, name=f"ecbsr_{config.name}")
 
 
@@ -65,8 +67,8 @@ def build_plain_model(config: ModelConfig) -> keras.Model:
         h = keras.layers.Conv2D(filters, 3, padding="same", activation=fused, name=f"conv_{i}")(h)
         if config.act_type == "prelu" and not last:
             h = _activation("prelu", f"act_{i}")(h)
-    h = DepthToSpace(config.scale, name="depth_to_space")(h)
-    out = ClipPixels(name="clip")(h)
+    h = DepthToSpace(config.scale, name="depth_to_space", dtype="float32")(h)
+    out = ClipPixels(name="clip", dtype="float32")(h)
     return keras.Model(lr, out, name=f"plain_{config.name}")
 
 

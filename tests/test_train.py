@@ -140,6 +140,57 @@ def test_train_writes_a_usable_run_dir(tmp_path, images):
     assert again.first_step == again.last_step == 6
 
 
+def _tiny_family_configs():
+    from keras_sr.config import preset_config
+
+    return [TINY, preset_config("eSR-TM_K3_C2", scale=2), preset_config("RepRFN-B1C16", scale=2)]
+
+
+@pytest.mark.parametrize("config", _tiny_family_configs(), ids=lambda c: c.family)
+def test_mixed_precision_computes_in_bfloat16_and_keeps_float32_weights_and_pixels(rng, config):
+    import tf_keras as keras
+
+    from keras_sr import archs
+    from keras_sr.train import precision_policy
+
+    with precision_policy("mixed_bfloat16"):
+        mixed = archs.family(config).build(config, collapsed=True)
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    exact = archs.family(config).build(config, collapsed=True)
+    assert {w.dtype for w in mixed.weights} == {tf.float32}
+    # O(1) weights everywhere (not the near-zero initial edge scales), the same in both.
+    weights = [rng.normal(0.0, 1.0, w.shape).astype(np.float32) / max(1, np.prod(w.shape[:-1])) ** 0.5
+               for w in exact.get_weights()]
+    exact.set_weights(weights)
+    mixed.set_weights(weights)
+    assert any(layer.compute_dtype == "bfloat16" for layer in mixed.layers)
+    x = tf.constant(rng.uniform(0, 255, (1, 12, 14, config.colors)), tf.float32)
+    out, ref = mixed(x).numpy(), exact(x).numpy()
+    assert out.dtype == np.float32 and out.shape == ref.shape
+    diff = np.abs(out - ref)
+    # bfloat16 keeps 8 significant bits: close to float32, but not equal to it.
+    assert 0 < diff.mean() < 0.02 * max(1.0, np.abs(ref).mean()), (diff.mean(), np.abs(ref).mean())
+
+
+def test_mixed_precision_run_validates_and_saves_in_float32_and_resume_can_switch(tmp_path, images):
+    import json
+
+    from keras_sr.evaluate import evaluate
+
+    options = TrainOptions(data=(str(images),), steps=4, batch=2, patch=8, ckpt_every=2,
+                           val=(str(images),), precision="mixed_bfloat16")
+    run = tmp_path / "run"
+    result = train(TINY, options, run)
+    assert json.loads((run / "train.json").read_text())["precision"] == "mixed_bfloat16"
+    # Validation scored the float32 network, as sr-tool eval does with the saved weights.
+    report = evaluate(str(run), [images])
+    assert report.datasets[0].mean("model")[0] == pytest.approx(result.val_psnr, abs=1e-6)
+    again = train(None, None, run, resume=True, steps=6, precision="float32")
+    assert (again.first_step, again.last_step) == (4, 6)
+    assert json.loads((run / "train.json").read_text())["precision"] == "float32"
+    assert _steps(run) == [1, 2, 3, 4, 5, 6]
+
+
 @pytest.mark.slow
 def test_resume_ignores_a_checkpoint_write_that_never_completed(tmp_path, images):
     run = tmp_path / "run"
@@ -242,6 +293,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, images, mon
     (lambda d, t: ["--data", str(d), "--scale", "5"], "scale must be one of"),
     (lambda d, t: [], "give at least one --data"),
     (lambda d, t: ["--data", str(d), "--schedule", "linear"], "schedule must be one of"),
+    (lambda d, t: ["--data", str(d), "--precision", "float16"], "precision must be one of"),
 ])
 def test_train_command_bad_input(tmp_path, images, make_args, message):
     args = ["train", *make_args(images, tmp_path), "--steps", "2", "-o", str(tmp_path / "run")]

@@ -11,6 +11,10 @@ prints steps/s and the step-time ratio to the plain network.
 Usage (from the repository root):
     python -m tools.bench_train [--preset m4c16] [--scale 2] [--batch 16] [--patch 64]
                                 [--steps 10] [--rounds 5] [--warmup 5] [--jit]
+                                [--precision float32|mixed_bfloat16|both]
+
+``--precision both`` times every form in float32 and in mixed bfloat16 in the same interleaved
+rounds (the README's mixed-precision figures).
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--jit", action="store_true", help="XLA-compile the steps")
+    parser.add_argument("--precision", default="float32",
+                        choices=["float32", "mixed_bfloat16", "both"])
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -59,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from keras_sr.config import ModelConfig
     from keras_sr.models import build_model, build_plain_model
+    from keras_sr.train import precision_policy
 
     config = ModelConfig.preset(args.preset, scale=args.scale, colors=args.colors)
     rng = np.random.default_rng(0)
@@ -74,18 +81,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{config.name}, batch {args.batch}, LR patch {p}; best of {args.rounds} rounds of "
           f"{args.steps} steps after {args.warmup} warm-up; jit_compile={args.jit}; "
           f"{os.cpu_count()} cpus; devices: {devices}")
-    step_fns = {name: make_step(build(), lr, hr, args.jit) for name, build in forms.items()}
+    precisions = ["float32", "mixed_bfloat16"] if args.precision == "both" else [args.precision]
+    step_fns = {}
+    for precision in precisions:
+        for name, build in forms.items():
+            with precision_policy(precision):
+                model = build()
+            label = name if len(precisions) == 1 else f"{name} {'fp32' if precision == 'float32' else 'bf16'}"
+            step_fns[label] = make_step(model, lr, hr, args.jit)
     for step in step_fns.values():
         for _ in range(args.warmup):
             step().numpy()
     # Interleaved rounds, best round per form: robust to other load on a shared machine.
-    rates = {name: 0.0 for name in forms}
+    rates = {name: 0.0 for name in step_fns}
     for _ in range(args.rounds):
         for name, step in step_fns.items():
             rates[name] = max(rates[name], steps_per_second(step, args.steps))
-    print(f"{'form':<10} {'steps/s':>8} {'ms/step':>8} {'step time / plain':>18}")
+    base = next(name for name in rates if name.startswith("plain"))
+    print(f"{'form':<16} {'steps/s':>8} {'ms/step':>8} {'step time / ' + base:>22}")
     for name, rate in rates.items():
-        print(f"{name:<10} {rate:>8.2f} {1000 / rate:>8.1f} {rates['plain'] / rate:>18.2f}")
+        print(f"{name:<16} {rate:>8.2f} {1000 / rate:>8.1f} {rates[base] / rate:>22.2f}")
     return 0
 
 

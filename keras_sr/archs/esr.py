@@ -176,12 +176,14 @@ def _network(config: ESRConfig, training: bool, max_as: str = "reduce") -> keras
     h = keras.layers.Conv2D(width, ESR_CNN_KERNELS[-1] if cnn else config.kernel_size, padding="same",
                             use_bias=False, name="filter",
                             kernel_initializer=_CentreTapOne() if training else "glorot_normal")(h)
-    h = DepthToSpace(config.scale, name="depth_to_space")(h)
+    # The head and the pixel layers run in float32 under a mixed-precision policy too (see
+    # keras_sr.train.PRECISIONS): bfloat16 would round output pixels above 128 to whole levels.
+    h = DepthToSpace(config.scale, name="depth_to_space", dtype="float32")(h)
     logit_scale = PIXEL_UNIT if training and not cnn else 1.0
-    h = ESRHead(config.mode, config.channels, logit_scale, max_as, name="esr_head")(h)
+    h = ESRHead(config.mode, config.channels, logit_scale, max_as, name="esr_head", dtype="float32")(h)
     if cnn and training:
-        h = keras.layers.Rescaling(1.0 / PIXEL_UNIT, name="to_pixels")(h)
-    out = ClipPixels(name="clip")(h)
+        h = keras.layers.Rescaling(1.0 / PIXEL_UNIT, name="to_pixels", dtype="float32")(h)
+    out = ClipPixels(name="clip", dtype="float32")(h)
     return keras.Model(lr, out, name=f"esr_{config.name}")
 
 

@@ -143,9 +143,11 @@ def _network(config: RepRFNConfig, rep_block, residual: keras.layers.Layer, name
         h = _esa(h, c, config.esa_channels, f"rfb{i}_esa")
     h = keras.layers.Add(name="add_long")([_conv(c, 3, "body_conv")(h), shallow])
     h = _conv(config.colors * config.scale ** 2, 3, "upsample")(h)
-    h = keras.layers.Add(name="add_residual")([h, residual(lr)])
-    h = DepthToSpace(config.scale, name="depth_to_space")(h)
-    out = ClipPixels(name="clip")(h)
+    # The residual and the pixel layers run in float32 under a mixed-precision policy too (see
+    # keras_sr.train.PRECISIONS): bfloat16 would round output pixels above 128 to whole levels.
+    h = keras.layers.Add(name="add_residual", dtype="float32")([h, residual(lr)])
+    h = DepthToSpace(config.scale, name="depth_to_space", dtype="float32")(h)
+    out = ClipPixels(name="clip", dtype="float32")(h)
     return keras.Model(lr, out, name=name)
 
 
@@ -153,7 +155,8 @@ def build(config: RepRFNConfig, collapsed: bool = False) -> keras.Model:
     """The training-time network; ``collapsed=True`` runs each RepBlock as one 3x3 conv built
     from its branch weights (same weights, same function, faster to train)."""
     return _network(config, lambda name: RepBlock(config.channels, collapsed=collapsed, name=name),
-                    RepeatChannels(config.scale ** 2, name="residual"), f"reprfn_{config.name}")
+                    RepeatChannels(config.scale ** 2, name="residual", dtype="float32"),
+                    f"reprfn_{config.name}")
 
 
 def build_plain(config: RepRFNConfig) -> keras.Model:
