@@ -46,8 +46,8 @@ VAL_FILE = "val.csv"
 TB_DIR = "tb"
 CURVES_FILE = "curves.png"
 SCHEDULES = ("cosine", "step")
-# float32; or bfloat16 compute with float32 weights (Keras' mixed precision): about 2.3x the
-# steps/s of float32 for collapsed ECBSR-M10C32 on a CPU with AMX (see the README).
+# float32; or bfloat16 compute with float32 weights (Keras' mixed precision): 2.4x the step
+# rate of float32 for collapsed ECBSR-M10C32 on a CPU with AMX, 1.5x for a whole run (README).
 PRECISIONS = ("float32", "mixed_bfloat16")
 # Cosine decays to this fraction of the initial learning rate; "step" halves it this often
 # (as a fraction of the total steps), as EDSR's halving schedule.
