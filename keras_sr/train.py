@@ -670,14 +670,14 @@ def train(config: Config | None, options: TrainOptions | None, run_dir: Path,
         scratch = Path(tempfile.mkdtemp(prefix=f"keras_sr_worker{task}_"))
         try:
             return _train_loop(config, options, scratch / "run", False, reporter, notes, note, model,
-                               optimizer, schedule, step_var, checkpoint, strategy, train_set, [])
+                               optimizer, schedule, step_var, checkpoint, strategy, train_set, [], model)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     existed = run_dir.exists()
     try:
         return _train_loop(config, options, run_dir, resume, reporter, notes, note, model, optimizer,
                            schedule, step_var, checkpoint, strategy, train_set, val_pairs,
-                           float32_twin(model, build, config, options) if val_pairs else model)
+                           float32_twin(model, build, config, options))
     except BaseException:
         if not resume and not _checkpoint_files(run_dir):
             # A fresh run that failed before its first checkpoint leaves the folder as it was
@@ -752,10 +752,10 @@ def _empty_folder(folder: Path, remove: bool) -> None:
 
 def _train_loop(config, options, run_dir: Path, resume: bool, reporter, notes, note, model, optimizer,
                 schedule, step_var, checkpoint, strategy, train_set, val_pairs,
-                val_model=None) -> TrainResult:
+                val_model) -> TrainResult:
     """The part of :func:`train` that writes into ``run_dir``: the run files, then the steps.
     ``val_model``: the network that validation runs with ``model``'s weights (its float32 twin
-    under mixed precision; by default ``model`` itself)."""
+    under mixed precision, else ``model`` itself)."""
     import tensorflow as tf
 
     from keras_sr.data import PatchSampler
@@ -827,9 +827,9 @@ def _train_loop(config, options, run_dir: Path, resume: bool, reporter, notes, n
             rate = (step - first - 1) / (time.perf_counter() - t_start)
         reporter.update(step, loss, rate)
         if val_pairs and (step % options.validate_every == 0 or step == options.steps):
-            if val_model is not None and val_model is not model:
+            if val_model is not model:
                 val_model.set_weights(model.get_weights())
-            psnr = validate(val_model or model, val_pairs, config.scale)
+            psnr = validate(val_model, val_pairs, config.scale)
             log.add_val(step, psnr)
             reporter.note(f"step {step}: val PSNR-Y {psnr:.3f} dB")
         if step % options.ckpt_every == 0 or step == options.steps:
