@@ -1,9 +1,10 @@
 """The models shipped in the package (``keras_sr/pretrained/*_int8.tflite``), by name.
 
 Each bundled int8 file is known by its full name, the file name without ``_int8.tflite``
-(e.g. ``ecbsr_x2_m4c16_relu_y``), and, for the default architecture (ECBSR-M4C16 with ReLU), by
-a short one: ``x2``, ``x3``, ``x4`` for the Y models, ``x2-rgb`` for RGB. Names come from each
-file's metadata, so a new bundled file needs no code here. Reading them needs no TensorFlow.
+(e.g. ``ecbsr_x2_m4c16_relu_y``), and, for the two ECBSR sizes that ship, by a short one: the
+default architecture (ECBSR-M4C16 with ReLU) is ``x2``, ``x3``, ``x4`` for the Y models and
+``x2-rgb`` for RGB; the quality model (ECBSR-M10C32 with ReLU) is ``x2-quality``. Names come from
+each file's metadata, so a new bundled file needs no code here. Reading them needs no TensorFlow.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from keras_sr.errors import UserError
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 INT8_SUFFIX = "_int8.tflite"
 DEFAULT_MODEL = "x2"
-SHORT_NAME_ARCH = {"num_blocks": 4, "channels": 16, "act_type": "relu"}  # ECBSR-M4C16, ReLU
+# Architectures with short names: config entries -> the suffix after "x<scale>".
+SHORT_NAME_ARCHS = (
+    ({"num_blocks": 4, "channels": 16, "act_type": "relu"}, ""),  # ECBSR-M4C16, ReLU: the default
+    ({"num_blocks": 10, "channels": 32, "act_type": "relu"}, "-quality"),  # ECBSR-M10C32, ReLU
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,14 +49,18 @@ def bundled_files(folder: Path | None = None) -> list[BundledFile]:
     for path in sorted(Path(folder or PRETRAINED_DIR).glob(f"*{INT8_SUFFIX}")):
         metadata = read_metadata(_read_bytes(path), source=str(path))
         found.append(BundledFile(path.name[: -len(INT8_SUFFIX)], _short_name(metadata), path, metadata))
-    return sorted(found, key=lambda f: (f.metadata["colors"], f.metadata["scale"], f.name))
+    return sorted(found, key=lambda f: (f.metadata["colors"], f.metadata["scale"],
+                                        f.short_name is None, f.short_name or "", f.name))
 
 
 def _short_name(metadata: dict[str, Any]) -> str | None:
     config = metadata.get("config") or {}
-    if any(config.get(key) != value for key, value in SHORT_NAME_ARCH.items()):
+    if config.get("family", "ecbsr") != "ecbsr":
         return None
-    return f"x{metadata['scale']}" + ("-rgb" if metadata["colors"] == 3 else "")
+    for arch, suffix in SHORT_NAME_ARCHS:
+        if all(config.get(key) == value for key, value in arch.items()):
+            return f"x{metadata['scale']}{suffix}" + ("-rgb" if metadata["colors"] == 3 else "")
+    return None
 
 
 def find_bundled(name: str, folder: Path | None = None) -> Path | None:

@@ -48,12 +48,14 @@ def images(tmp_path, rng):
 def test_bundled_models_have_short_and_full_names():
     names = {f.names for f in bundled_files()}
     assert {("x2", "ecbsr_x2_m4c16_relu_y"), ("x3", "ecbsr_x3_m4c16_relu_y"),
-            ("x4", "ecbsr_x4_m4c16_relu_y"), ("x2-rgb", "ecbsr_x2_m4c16_relu_rgb")} <= names
+            ("x4", "ecbsr_x4_m4c16_relu_y"), ("x2-rgb", "ecbsr_x2_m4c16_relu_rgb"),
+            ("x2-quality", "ecbsr_x2_m10c32_relu_y")} <= names
+    assert resolve_model("x2-Quality") == PRETRAINED / "ecbsr_x2_m10c32_relu_y_int8.tflite"
     assert resolve_model("x4") == PRETRAINED / "ecbsr_x4_m4c16_relu_y_int8.tflite"
     assert resolve_model("X2-RGB") == PRETRAINED / "ecbsr_x2_m4c16_relu_rgb_int8.tflite"
     assert resolve_model("ecbsr_x3_m4c16_relu_y").name == "ecbsr_x3_m4c16_relu_y_int8.tflite"
     assert resolve_model(None) == resolve_model("x2")
-    with pytest.raises(UserError, match=r"x9: no such file, folder or bundled model \(bundled: x2, x3"):
+    with pytest.raises(UserError, match=r"x9: no such file, folder or bundled model \(bundled: x2, x2-quality, x3"):
         resolve_model("x9")
 
 
