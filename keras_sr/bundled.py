@@ -50,7 +50,7 @@ def bundled_files(folder: Path | None = None) -> list[BundledFile]:
         metadata = read_metadata(_read_bytes(path), source=str(path))
         found.append(BundledFile(path.name[: -len(INT8_SUFFIX)], _short_name(metadata), path, metadata))
     return sorted(found, key=lambda f: (f.metadata["colors"], f.metadata["scale"],
-                                        f.short_name is None, f.short_name or "", f.name))
+                                        f.short_name is None, f.names[0]))
 
 
 def _short_name(metadata: dict[str, Any]) -> str | None:

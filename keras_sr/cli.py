@@ -495,7 +495,8 @@ def upscale(
         "-o", "--output", help="Output image (one input) or folder (several inputs or a folder).")],
     model: Annotated[Optional[str], typer.Option(
         metavar="MODEL", help="A bundled model's name (x2, x3, x4, x2-rgb, x2-quality: see sr-tool "
-                              "models), a .tflite, a folded .keras or a run directory (default: x2).")] = None,
+                              "models), a .tflite, a folded .keras or a run directory "
+                              "(default: x2).")] = None,
     scale: Annotated[Optional[int], typer.Option(
         help="Without --model: the bundled model of this scale; with it: refuse another scale.")] = None,
     tile: Annotated[Optional[int], typer.Option(

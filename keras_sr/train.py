@@ -670,7 +670,8 @@ def train(config: Config | None, options: TrainOptions | None, run_dir: Path,
         scratch = Path(tempfile.mkdtemp(prefix=f"keras_sr_worker{task}_"))
         try:
             return _train_loop(config, options, scratch / "run", False, reporter, notes, note, model,
-                               optimizer, schedule, step_var, checkpoint, strategy, train_set, [], model)
+                               optimizer, schedule, step_var, checkpoint, strategy, train_set, [],
+                               model)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     existed = run_dir.exists()

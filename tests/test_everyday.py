@@ -55,7 +55,8 @@ def test_bundled_models_have_short_and_full_names():
     assert resolve_model("X2-RGB") == PRETRAINED / "ecbsr_x2_m4c16_relu_rgb_int8.tflite"
     assert resolve_model("ecbsr_x3_m4c16_relu_y").name == "ecbsr_x3_m4c16_relu_y_int8.tflite"
     assert resolve_model(None) == resolve_model("x2")
-    with pytest.raises(UserError, match=r"x9: no such file, folder or bundled model \(bundled: x2, x2-quality, x3"):
+    with pytest.raises(UserError, match=r"x9: no such file, folder or bundled model "
+                                        r"\(bundled: x2, x2-quality, x3"):
         resolve_model("x9")
 
 
