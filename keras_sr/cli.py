@@ -225,7 +225,8 @@ def fold(
 
     size = parse_size(check_size)
     report = fold_run(run_dir, output, size)
-    typer.echo(f"folded {report.name}: {report.num_convs} convs, {report.params:,} parameters")
+    typer.echo(f"folded {report.name}: {report.num_convs} convs, {report.params:,} parameters "
+               f"in the .keras; {report.deploy_params:,} in the deploy network of the .tflite files")
     typer.echo(f"max abs difference vs training-time network on a random {size[0]}x{size[1]} "
                f"image (0..255 scale, before clip): {report.max_abs_diff:.2e}")
     typer.echo(f"wrote {output}")
@@ -444,6 +445,14 @@ def tflite(
         help="With --int8: also fine-tune this many steps with int8 rounding simulated, on "
              "the --calib images, and keep the result if it scores higher on them "
              "(quantization-aware; 0 = off).")] = 0,
+    qat_ranges: Annotated[Optional[str], typer.Option(
+        help="With --qat-steps: 'learned' learns each hidden tensor's int8 step with the weights "
+             "(LSQ) and writes it into the file; 'searched' searches the ranges after the "
+             "fine-tuning, as post-training int8 does (default: learned where the model family "
+             "implements it, ECBSR).")] = None,
+    qat_val_dir: Annotated[Optional[Path], typer.Option(
+        "--qat-val", help="With --qat-steps: folder of held-out HR images that decide whether the fine-tuned "
+             "file is kept (default: the --calib images it was tuned on).")] = None,
 ) -> None:
     """Export to TFLite (float32, --fp16 or full-integer --int8) with metadata.
 
@@ -466,7 +475,8 @@ def tflite(
                        description=f"quantization-aware fine-tuning, loss {loss:.3f}")
 
         r = export_tflite(model, output, quantization, calib, size, calib_samples,
-                          qat_steps=qat_steps, qat_progress=progress, on_phase=phase)
+                          qat_steps=qat_steps, qat_progress=progress, on_phase=phase,
+                          qat_ranges=qat_ranges, qat_val_dir=qat_val_dir)
     shape = f"{size[0]}x{size[1]}" if size else "dynamic"
     typer.echo(f"exported {r.name} as {r.quantization} TFLite, input {shape}, {r.size_bytes:,} bytes")
     typer.echo(f"ops: {' '.join(r.ops)}")
@@ -474,7 +484,8 @@ def tflite(
         typer.echo(f"calibration: {r.calib_samples} LR patches from {r.calib_source}")
     if r.qat:
         verdict = "kept" if r.qat.kept else "not kept, post-training int8 scores higher"
-        typer.echo(f"quantization-aware fine-tuning: {r.qat.steps} steps on {r.calib_source}: int8 vs HR "
+        typer.echo(f"quantization-aware fine-tuning: {r.qat.steps} steps on {r.calib_source}, "
+                   f"ranges {r.qat.ranges}: int8 vs HR on {r.qat.judged_on} "
                    f"{r.qat.finetuned_vs_hr:.3f} dB (post-training {r.qat.post_training_vs_hr:.3f} dB), {verdict}")
     typer.echo(f"GPU delegate (TF analyzer): {r.gpu_report.splitlines()[0]}")
     if r.quant:

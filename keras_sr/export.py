@@ -12,7 +12,9 @@ orchestration, in order.
 4. The ``keras_sr`` metadata entry (:mod:`keras_sr.metadata`): scale, colors, input range and
    dtype, quantization, receptive radius, the config and the package version, so that a model
    file is all that ``upscale`` and the Android app need.
-5. Optionally quantization-aware fine-tuning (:mod:`keras_sr.qat`), kept only if it scores higher.
+5. Optionally quantization-aware fine-tuning (:mod:`keras_sr.qat`), with the hidden tensors'
+   int8 steps learned (where the family ``LEARNS_RANGES``) and written into the file in place of
+   the searched ones; kept only if it scores higher.
 6. The checks: the op list against the family's allow-list, the GPU-delegate analyzer's
    verdict, and the int8 loss against the float model; then the file, written atomically.
 """
@@ -38,6 +40,7 @@ from keras_sr.metadata import add_metadata, sr_metadata  # noqa: F401 (also impo
 from keras_sr.runtime import KerasSRModel, load_keras_sr_model
 
 QUANTIZATIONS = ("int8", "fp16", "float32")
+QAT_RANGES = ("learned", "searched")  # of the fine-tuned file's hidden tensors, see export_tflite
 
 # Ops the deploy network may convert to; anything else (CONCATENATION, TILE, MUL, ...) means the
 # graph was not fully folded or a float fallback crept in. The int8 clip is gone (see above).
@@ -50,12 +53,15 @@ ALLOWED_OPS = {
 
 @dataclasses.dataclass
 class QATReport:
-    """Quantization-aware fine-tuning: its steps and the int8 PSNR-Y against HR on the
-    calibration images without and with it; the fine-tuned file is kept only if it scores higher."""
+    """Quantization-aware fine-tuning: its steps and the int8 PSNR-Y against HR on the images
+    it is judged on (``judged_on``: the calibration images, or held-out ones) without and with
+    it; the fine-tuned file is kept only if it scores higher."""
 
     steps: int
     post_training_vs_hr: float
     finetuned_vs_hr: float
+    ranges: str = "searched"
+    judged_on: str = "the calibration images"
 
     @property
     def kept(self) -> bool:
@@ -81,14 +87,19 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
                   calib_dir: Path | None = None, input_size: tuple[int, int] | None = None,
                   calib_samples: int = CALIB_SAMPLES, report: bool = True, qat_steps: int = 0,
                   qat_progress: Callable[[int, float], None] | None = None,
-                  on_phase: Callable[[str], None] | None = None) -> ExportReport:
+                  on_phase: Callable[[str], None] | None = None,
+                  qat_ranges: str | None = None, qat_val_dir: Path | None = None) -> ExportReport:
     """Convert a run dir or folded .keras model to ``output`` (.tflite), with metadata; check
     its op list and GPU-delegate compatibility, and measure the loss against the float model.
 
     int8 with ``qat_steps`` > 0 also fine-tunes the plain network with int8 rounding simulated
     (:mod:`keras_sr.qat`) on the calibration images, and keeps that file if it scores higher on
     them; ``qat_progress(step, loss)`` follows the fine-tuning, ``on_phase(label)`` the steps
-    before and after it (calibration, conversion, the quality report).
+    before and after it (calibration, conversion, the quality report). ``qat_ranges``: the
+    fine-tuned file's hidden int8 ranges, ``"learned"`` with the weights (the default where the
+    family ``LEARNS_RANGES``) or ``"searched"`` after them as in post-training int8.
+    ``qat_val_dir``: held-out HR images that decide whether the fine-tuned file is kept (default:
+    the calibration images, which it was tuned on).
     """
     from keras_sr import archs
 
@@ -108,6 +119,16 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
     if qat_steps and not family.SUPPORTS_QAT:
         raise UserError(f"qat_steps: quantization-aware fine-tuning is not implemented for "
                         f"{config.family}", params=("qat_steps",))
+    for name, value in (("qat_ranges", qat_ranges), ("qat_val_dir", qat_val_dir)):
+        if value is not None and not qat_steps:
+            raise UserError(f"{name} needs qat_steps", params=(name, "qat_steps"))
+    qat_ranges = qat_ranges or ("learned" if family.LEARNS_RANGES else "searched")
+    if qat_ranges not in QAT_RANGES:
+        raise UserError(f"qat_ranges must be 'learned' or 'searched', got {qat_ranges!r}",
+                        params=("qat_ranges",))
+    if qat_ranges == "learned" and not family.LEARNS_RANGES:
+        raise UserError(f"qat_ranges learned: learned int8 ranges are not implemented for "
+                        f"{config.family} (use searched)", params=("qat_ranges",))
     if input_size is not None and min(input_size) <= 2 * config.receptive_radius:
         # upscale tiles a fixed-size model with windows of that size and a halo of the
         # receptive radius on each side: a window must be wider than both halos.
@@ -128,8 +149,10 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
              if report or qat_steps else None)
     qat = None
     if qat_steps:
+        judge = calibration_images(qat_val_dir) if qat_val_dir is not None else None
         content, quant, qat = _finetuned_if_better(float_model, network, content, quant, images,
-                                                   patches, input_size, qat_steps, qat_progress)
+                                                   patches, input_size, qat_steps, qat_progress,
+                                                   qat_ranges, judge)
     phase("checking the op list and GPU-delegate compatibility")
     ops = model_ops(content)
     extra = sorted(set(ops) - allowed_ops(config, quantization))
@@ -147,21 +170,52 @@ def export_tflite(model_path: Path, output: Path, quantization: str = "float32",
 def _finetuned_if_better(float_model: KerasSRModel, network, content: bytes, quant: QuantReport,
                          images: list[np.ndarray], patches: list[np.ndarray],
                          input_size: tuple[int, int] | None, steps: int,
-                         progress: Callable[[int, float], None] | None,
+                         progress: Callable[[int, float], None] | None, ranges: str,
+                         judge: tuple[list[np.ndarray], str] | None = None,
                          ) -> tuple[bytes, QuantReport, QATReport]:
     """The int8 file after quantization-aware fine-tuning (of ``network``, the deploy network)
-    if that scores higher against HR on the calibration images than post-training ``content``;
+    if that scores higher against HR than post-training ``content`` on the ``judge`` images
+    (held-out ones, with their source's name; default: the calibration images ``images``);
     else ``content`` itself. (Fine-tuning on a few images can also lose: for the bundled x4 Y
-    model, 2000 steps scored no higher on T91, as ``tools/package_pretrained.sh`` prints.)"""
+    model, 2000 steps scored no higher on T91, as ``tools/package_pretrained.sh`` prints.)
+    ``ranges`` (:data:`QAT_RANGES`): the hidden tensors' steps learned with the weights (and
+    the kernels then rounded to nearest, as the fine-tuning simulated them: rounding them for
+    their inputs instead undoes part of it, 36.144 vs 36.181 dB on T91 for the bundled x2 Y
+    model), or searched after them."""
     from keras_sr.qat import finetune_for_int8
 
     config = float_model.config
-    tuned = finetune_for_int8(network, config, images, patches, steps, progress=progress)
-    tuned_content = add_metadata(convert(tuned, config, "int8", input_size, patches),
-                                 sr_metadata(config, "int8", steps))
+    learn = ranges == "learned"
+    tuned, learned = finetune_for_int8(network, config, images, patches, steps,
+                                       progress=progress, learn_ranges=learn)
+    if learn:  # as the fine-tuning simulated: kernels rounded to nearest, the learned steps
+        tuned_content = with_learned_ranges(convert(tuned, config, "int8", input_size, patches,
+                                                    rounding="nearest", ranges="calibrated"), learned)
+    else:
+        tuned_content = convert(tuned, config, "int8", input_size, patches)
+    tuned_content = add_metadata(tuned_content, sr_metadata(config, "int8", steps))
     tuned_quant = quantization_report(float_model, tuned_content, images, config)
-    qat = QATReport(steps, quant.tflite_vs_hr, tuned_quant.tflite_vs_hr)
+    if judge is None:
+        qat = QATReport(steps, quant.tflite_vs_hr, tuned_quant.tflite_vs_hr, ranges)
+    else:
+        held_out, source = judge
+        before, after = (quantization_report(float_model, c, held_out, config).tflite_vs_hr
+                         for c in (content, tuned_content))
+        qat = QATReport(steps, before, after, ranges, source)
     return (tuned_content, tuned_quant, qat) if qat.kept else (content, quant, qat)
+
+
+def with_learned_ranges(content: bytes, learned: list[tuple[float, int]]) -> bytes:
+    """``content`` with each range group's step and zero point (:func:`flatbuf.range_groups`, in
+    graph order) set to the ``learned`` ones (:func:`keras_sr.qat.finetune_for_int8`)."""
+    model = flatbuf.read(content)
+    groups = flatbuf.range_groups(model)
+    if len(groups) != len(learned):
+        raise RuntimeError(f"the int8 file has {len(groups)} range groups, the fine-tuning "
+                           f"learned {len(learned)} ranges")
+    for group, (scale, zero_point) in zip(groups, learned):
+        flatbuf.set_quantization(model, group, scale, zero_point)
+    return flatbuf.write(model)
 
 
 ROUNDING = "inputs"  # how int8 rounds the kernels: "nearest" or "inputs", see convert()

@@ -320,3 +320,14 @@ def narrow_range(model: Any, group: list[int], fraction: float) -> None:
             buffer.data = np.clip(np.round(values), -2**31, 2**31 - 1).astype(np.int32).view(np.uint8)
             bias.quantization.scale = (np.asarray(weights.quantization.scale, np.float64)
                                        * input_scale).astype(np.float32)
+
+
+def set_quantization(model: Any, group: list[int], scale: float, zero_point: int) -> None:
+    """Give each int8 tensor in ``group`` (:func:`range_groups`) the step ``scale`` and
+    ``zero_point`` (a learned range, :mod:`keras_sr.qat`), requantizing the int32 bias of every
+    CONV_2D reading one of them as :func:`narrow_range` does."""
+    graph = model.subgraphs[0]
+    current = float(np.asarray(graph.tensors[group[0]].quantization.scale, np.float64)[0])
+    narrow_range(model, group, scale / current)
+    for index in group:
+        graph.tensors[index].quantization.zeroPoint = np.asarray([zero_point], np.int64)

@@ -72,7 +72,8 @@ SOURCES = {
     "ecbsr": "Zhang et al., *Edge-oriented Convolution Block for Real-time Super Resolution on "
              "Mobile Devices*, ACM MM 2021",
     "etds": "Chao et al., *Equivalent Transformation and Dual Stream Network Construction for "
-            "Mobile Image Super-Resolution*, CVPR 2023, Table 2 (their ECBSR-M4C16 re-implementation, RGB)",
+            "Mobile Image Super-Resolution*, CVPR 2023, Table 2 (their ECBSR-M4C16 and -M6C40 "
+            "re-implementations, RGB)",
     "srcnn": "Dong et al., *Image Super-Resolution Using Deep Convolutional Networks*, TPAMI 2016 "
              "(SRCNN 9-5-5, 57K parameters)",
 }
@@ -86,18 +87,23 @@ QUOTED: tuple[Quoted, ...] = (
     Quoted("FSRCNN (12K)", 2, {"Set5": (37.00, None), "Set14": (32.63, None)}, "fsrcnn"),
     Quoted("FSRCNN (12K)", 4, {"Set5": (30.72, None), "Set14": (27.61, None)}, "fsrcnn"),
     Quoted("ECBSR-M4C16 (Y)", 2, {"Set5": (37.33, None)}, "ecbsr"),
-    Quoted("ECBSR-M4C16 (RGB re-impl.)", 2, {"Set5": (37.18, None), "Set14": (32.79, None)}, "etds"),
-    Quoted("ECBSR-M4C16 (RGB re-impl.)", 4, {"Set5": (30.87, None), "Set14": (27.80, None)}, "etds"),
+    Quoted("ECBSR-M4C16 (RGB re-impl.)", 2,
+           {"Set5": (37.18, None), "Set14": (32.79, None), "B100": (31.61, None)}, "etds"),
+    Quoted("ECBSR-M4C16 (RGB re-impl.)", 4,
+           {"Set5": (30.87, None), "Set14": (27.80, None), "B100": (27.06, None)}, "etds"),
+    Quoted("ECBSR-M6C40 (RGB re-impl.)", 2,
+           {"Set5": (37.61, None), "Set14": (33.18, None), "B100": (31.94, None)}, "etds"),
     Quoted("VDSR (665K)", 2, {"Set5": (37.53, None), "Set14": (33.03, None), "B100": (31.90, None)}, "vdsr"),
     Quoted("VDSR (665K)", 4, {"Set5": (31.35, None), "Set14": (28.01, None), "B100": (27.29, None)}, "vdsr"),
 )
 
 # Parameters of the quoted methods, for the trade-off chart: as published (SRCNN 9-5-5, FSRCNN,
-# VDSR), and for ECBSR-M4C16 counted from its deploy network (the same as keras_sr's: 3x3 convs
-# 1->16, 4 x 16->16, 16->4 (Y) or 3->16, ..., 16->12 (RGB), with biases).
+# VDSR), and for ECBSR counted from its deploy network (the same as keras_sr's: 3x3 convs
+# 1->16, 4 x 16->16, 16->4 (Y) or 3->16, ..., 16->12 (RGB), with biases; M6C40 RGB: 92K).
 QUOTED_PARAMS = {"SRCNN (57K)": 57_000, "FSRCNN (12K)": 12_000, "VDSR (665K)": 665_000,
                  "ECBSR-M4C16 (Y)": 9 * (16 + 4 * 256 + 16 * 4) + 16 * 5 + 4,
-                 "ECBSR-M4C16 (RGB re-impl.)": 9 * (3 * 16 + 4 * 256 + 16 * 12) + 16 * 5 + 12}
+                 "ECBSR-M4C16 (RGB re-impl.)": 9 * (3 * 16 + 4 * 256 + 16 * 12) + 16 * 5 + 12,
+                 "ECBSR-M6C40 (RGB re-impl.)": 9 * (3 * 40 + 6 * 1600 + 40 * 12) + 40 * 7 + 12}
 
 # (model, scale, LR input, device and delegate, int8 latency ms, source key)
 QUOTED_LATENCY = (
@@ -425,8 +431,9 @@ def tradeoff_chart(results: Sequence[ModelResult], path: Path, size: tuple[int, 
     """Draw PSNR-Y of the int8 files on ``set_name`` at ``scale`` against their int8 latency on
     this machine (LR input ``size``) and against parameters (log scale), with the measured
     bicubic as a line and the quoted rows of :data:`QUOTED` placed by :data:`QUOTED_PARAMS`
-    (hollow, labelled "quoted": their latency is not measured here). Written atomically; False
-    (nothing written) when no model of ``scale`` was scored on ``set_name``."""
+    (hollow, labelled "quoted": their latency is not measured here), their labels on the left
+    and ours on the right (the quoted ECBSR points sit at our parameter counts). Written
+    atomically; False (nothing written) when no model of ``scale`` was scored on ``set_name``."""
     from matplotlib.figure import Figure
 
     ours = [r for r in results if r.model.scale == scale and set_name in r.quality.int8]
@@ -449,7 +456,7 @@ def tradeoff_chart(results: Sequence[ModelResult], path: Path, size: tuple[int, 
             x, psnr = QUOTED_PARAMS[q.method], q.scores[set_name][0]
             by_params.scatter([x], [psnr], facecolors="none", edgecolors="tab:red", marker="s", zorder=3)
             by_params.annotate(f"{q.method}, quoted", (x, psnr), textcoords="offset points",
-                               xytext=(5, -10), fontsize=7, color="tab:red")
+                               xytext=(-6, -3), ha="right", fontsize=7, color="tab:red")
     h, w = size
     by_latency.set_xlabel(f"int8 latency on this machine (ms), {h}x{w} -> {h * scale}x{w * scale}")
     by_latency.set_ylabel(f"PSNR-Y on {set_name} x{scale} (dB), int8")

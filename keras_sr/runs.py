@@ -101,8 +101,9 @@ def plain_file_config(path: Path) -> Config | None:
 class FoldReport:
     name: str
     num_convs: int
-    params: int
+    params: int  # of the plain .keras (ECBSR: the residual carried through the convs as a channel)
     max_abs_diff: float
+    deploy_params: int  # of the network the .tflite files hold (ECBSR: the residual as 1x1 + ADD)
 
 
 def fold_run(run_dir: Path, output: Path, check_size: tuple[int, int] = (256, 256)) -> FoldReport:
@@ -120,7 +121,8 @@ def fold_run(run_dir: Path, output: Path, check_size: tuple[int, int] = (256, 25
     except Exception as exc:  # OSError, or h5py/keras errors for an unwritable target
         raise UserError(f"{output}: cannot write ({getattr(exc, 'strerror', None) or first_line(exc)})") from None
     convs = sum(isinstance(layer, keras.layers.Conv2D) for layer in plain.layers)
-    return FoldReport(config.name, convs, plain.count_params(), diff)
+    deploy_params = archs.family(config).deploy(plain, config).count_params()
+    return FoldReport(config.name, convs, plain.count_params(), diff, deploy_params)
 
 
 def max_abs_diff(model_a: keras.Model, model_b: keras.Model, size: tuple[int, int] = (64, 64),

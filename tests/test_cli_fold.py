@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from keras_sr import ModelConfig, build_model, load_plain, load_run, save_run
 from keras_sr.cli import app
 from keras_sr.errors import UserError
+from keras_sr.folding import deploy
 from tests.conftest import randomize_ecb_model
 
 runner = CliRunner()
@@ -45,6 +46,12 @@ def test_fold_command_writes_an_equivalent_plain_model(run_dir, tmp_path, rng):
     x = rng.uniform(0, 255, (1, 9, 11, 1)).astype(np.float32)
     np.testing.assert_allclose(plain(x).numpy(), model(x).numpy(), atol=1e-3)
     assert list(tmp_path.glob(".*")) == []  # no temporary files left behind
+    # Both parameter counts, each named: the .keras (residual as a channel) and the deploy graph.
+    config = load_run(path)[1]
+    deploy_params = deploy(plain, config).count_params()
+    assert deploy_params != plain.count_params()
+    assert (f"{plain.count_params():,} parameters in the .keras; {deploy_params:,} in the deploy "
+            f"network of the .tflite files") in result.output
 
 
 def test_a_folded_file_holds_its_config_and_older_files_still_load(tmp_path):

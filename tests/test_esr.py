@@ -302,7 +302,7 @@ def test_int8_training_forward_is_the_deploy_network_written_out(config, rng):
     x = tf.constant(rng.uniform(0, 255, (1, 9, 11, 1)), tf.float32)
     written_out = esr._int8_steps(network, config, x, lambda name, tensor: tensor, weights=False)
     np.testing.assert_allclose(np.clip(written_out.numpy(), 0, 255), network(x).numpy(), atol=1e-3)
-    forward, variables = esr.int8_training_forward(network, config, [x.numpy()[0].astype(np.uint8)])
+    forward, variables, _ = esr.int8_training_forward(network, config, [x.numpy()[0].astype(np.uint8)])
     assert {v.name.split("/")[0] for v in variables} == {layer.name for layer in network.layers
                                                           if layer.trainable_weights}
     assert 0 < np.abs(forward(x).numpy() - network(x).numpy()).max() < 64
@@ -322,10 +322,14 @@ def test_qat_runs_for_esr_and_the_simulation_follows_the_file(tmp_path):
     save_run(model, config, tmp_path / "run")
     report = export_tflite(tmp_path / "run", tmp_path / "qat.tflite", "int8", calib_samples=16, qat_steps=20)
     assert report.qat is not None and report.qat.steps == 20 and (tmp_path / "qat.tflite").is_file()
+    assert report.qat.ranges == "searched"  # eSR does not learn its ranges, and says so
+    with pytest.raises(UserError, match="learned int8 ranges are not implemented for esr"):
+        export_tflite(tmp_path / "run", tmp_path / "lsq.tflite", "int8", qat_steps=2, qat_ranges="learned")
+    assert not (tmp_path / "lsq.tflite").exists()
 
     network = esr.deploy(esr.fold(model, config), config)
     patches = calibration_patches(calibration_images(None)[0], config, 16)
-    forward, _ = esr.int8_training_forward(network, config, patches)
+    forward, *_ = esr.int8_training_forward(network, config, patches)
     content = add_metadata(convert(network, config, "int8", None, patches, "nearest", "calibrated"),
                            sr_metadata(config, "int8"))
     int8 = TFLiteSRModel(content, read_metadata(content))(patches[2]).astype(float)

@@ -285,6 +285,9 @@ def test_tflite_command(run_dir, tmp_path):
     (["-o", "/nonexistent/dir/m.tflite"], "output folder does not exist"),
     (["--qat-steps", "5"], "--qat-steps needs --int8"),
     (["--int8", "--qat-steps", "-1"], "--qat-steps needs --int8"),
+    (["--int8", "--qat-ranges", "learned"], "--qat-ranges needs --qat-steps"),
+    (["--int8", "--qat-val", "."], "--qat-val needs --qat-steps"),
+    (["--int8", "--qat-steps", "5", "--qat-ranges", "lsq"], "--qat-ranges must be 'learned' or 'searched'"),
 ])
 def test_tflite_command_errors(run_dir, tmp_path, args, message):
     base = ["tflite", str(run_dir), "-o", str(tmp_path / "m.tflite")]

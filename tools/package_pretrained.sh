@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Package trained runs as the bundled models in keras_sr/pretrained/: for each run, its
 # config.json + training-time weights, the folded .keras and the int8 .tflite (calibrated on
-# training images, T91; 2000 steps of quantization-aware fine-tuning on them, kept where it
+# training images, T91; 2000 steps of quantization-aware fine-tuning on them, the int8 steps
+# of the hidden tensors learned with the weights (LSQ), kept where it
 # scores higher there), named after the architecture, e.g. ecbsr_x2_m4c16_relu_y_int8.tflite;
 # its Set5/Set14/B100 PSNR is then recorded in its metadata (sr-tool models shows it).
 #

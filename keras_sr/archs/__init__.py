@@ -8,11 +8,14 @@ A family is a module here (``ecbsr``, ``esr``) with:
 * ``deploy(plain, config)``: the network the .tflite files hold (may equal the plain one);
 * ``plain_config(plain)``: the config of a plain network read from a .keras file;
 * ``pin_int8(content)``: the family's int8 measures on a converted flatbuffer;
-* ``int8_training_forward(network, config, patches)``: ``(forward, variables)`` for
-  quantization-aware fine-tuning (:mod:`keras_sr.qat`): ``forward(lr)`` is the deploy
-  network with the int8 file's roundings simulated, its ranges measured on the calibration
-  ``patches``, and ``variables`` what the fine-tuning learns (where ``SUPPORTS_QAT``);
-* ``INT8_OPS``: the builtin ops its full-int8 file may hold; ``SUPPORTS_QAT``.
+* ``int8_training_forward(network, config, patches, learn_ranges=False)``:
+  ``(forward, variables, ranges)`` for quantization-aware fine-tuning (:mod:`keras_sr.qat`):
+  ``forward(lr)`` is the deploy network with the int8 file's roundings simulated, its ranges
+  measured on the calibration ``patches``, ``variables`` the weights the fine-tuning learns
+  (where ``SUPPORTS_QAT``) and ``ranges`` the :class:`keras_sr.qat.ActivationRange` of each
+  range group of the int8 file (:func:`keras_sr.flatbuf.range_groups`), whose steps it learns
+  with ``learn_ranges`` (where ``LEARNS_RANGES``);
+* ``INT8_OPS``: the builtin ops its full-int8 file may hold; ``SUPPORTS_QAT``; ``LEARNS_RANGES``.
 
 The configs themselves (:mod:`keras_sr.config`) say their family, name, literature name and
 receptive radius, and need no TensorFlow.

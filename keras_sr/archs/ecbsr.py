@@ -13,6 +13,7 @@ from keras_sr.errors import UserError
 # QUANTIZE at each end (the clip is dropped: the int8 saturation is the clip).
 INT8_OPS = frozenset({"QUANTIZE", "CONV_2D", "PRELU", "ADD", "DEPTH_TO_SPACE"})
 SUPPORTS_QAT = True
+LEARNS_RANGES = True  # learned int8 steps of the hidden tensors (LSQ, keras_sr.qat)
 
 
 def build(config: ModelConfig, collapsed: bool = False):
@@ -33,10 +34,10 @@ def deploy(plain, config: ModelConfig):
     return deploy_ecbsr(plain, config)
 
 
-def int8_training_forward(network, config: ModelConfig, patches):
+def int8_training_forward(network, config: ModelConfig, patches, learn_ranges: bool = False):
     from keras_sr.qat import int8_training_forward as ecbsr_forward
 
-    return ecbsr_forward(network, config, patches)
+    return ecbsr_forward(network, config, patches, learn_ranges)
 
 
 def is_plain(plain) -> bool:

@@ -53,10 +53,12 @@ import tf_keras as keras
 
 from keras_sr.blocks import ClipPixels, DepthToSpace
 from keras_sr.config import ESR_CNN_KERNELS, ESR_CNN_WINDOW, ESR_PARTS, ESRConfig
+from keras_sr.errors import UserError
 
 INT8_OPS = frozenset({"QUANTIZE", "CONV_2D", "DEPTH_TO_SPACE", "REDUCE_MAX", "MAXIMUM", "MINIMUM", "RELU",
                       "STRIDED_SLICE", "SOFTMAX", "MUL", "SUM", "TANH"})
 SUPPORTS_QAT = True
+LEARNS_RANGES = False
 PIXEL_UNIT = 1.0 / 255.0  # the paper's pixel in keras_sr's units
 _PACKAGE = "keras_sr"
 
@@ -273,12 +275,15 @@ def _int8_steps(network, config: ESRConfig, lr, quantize, weights: bool):
     return quantize("sum", tf.reduce_sum(weighted, axis=-1, keepdims=True))
 
 
-def int8_training_forward(network, config: ESRConfig, patches):
-    """(forward, variables) for quantization-aware fine-tuning (:mod:`keras_sr.qat`):
+def int8_training_forward(network, config: ESRConfig, patches, learn_ranges: bool = False):
+    """(forward, variables, ranges) for quantization-aware fine-tuning (:mod:`keras_sr.qat`):
     ``forward(lr)`` is the deploy ``network`` with the int8 file's roundings simulated, each
     tensor's range the min/max over the calibration ``patches`` (widened to 0, as the
     converter's), the SOFTMAX and TANH outputs at their fixed int8 ranges; the output is
-    clipped, not rounded. ``variables``: every kernel and bias."""
+    clipped, not rounded. ``variables``: every kernel and bias; ``ranges``: none learned
+    (``LEARNS_RANGES`` is False)."""
+    if learn_ranges:
+        raise UserError("learned int8 ranges are not implemented for esr", params=("qat_ranges",))
     ranges: dict[str, tuple[float, float]] = {}
 
     def record(name, tensor):
@@ -296,7 +301,7 @@ def int8_training_forward(network, config: ESRConfig, patches):
     def forward(lr):
         return tf.clip_by_value(_int8_steps(network, config, lr, fake_quantize, weights=True), 0.0, 255.0)
 
-    return forward, network.trainable_variables
+    return forward, network.trainable_variables, []
 
 
 def is_plain(plain) -> bool:

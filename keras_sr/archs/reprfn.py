@@ -75,6 +75,7 @@ from keras_sr.errors import UserError
 INT8_OPS = frozenset({"QUANTIZE", "CONV_2D", "LEAKY_RELU", "ADD", "MUL", "LOGISTIC", "MAX_POOL_2D",
                       "DEPTH_TO_SPACE"})
 SUPPORTS_QAT = False
+LEARNS_RANGES = False
 NEGATIVE_SLOPE = 0.05  # the reference's LeakyReLU
 REP_BLOCKS_PER_RFB = 3
 ESA_POOL = 7
